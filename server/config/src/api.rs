@@ -1,0 +1,130 @@
+//! HTTP API concerns: authentication, tenancy headers, CORS, rate limiting.
+
+use crate::Secret;
+use crate::effective::Effective;
+use crate::parse::{self, Result, invalid};
+use crate::source::Source;
+
+/// Minimum length of `JWT_SECRET` in bytes (HS256 key size).
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub enabled: bool,
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
+    pub audience: String,
+    pub jwt_secret: Option<Secret>,
+    /// `ESSP_ALLOW_INSECURE`: lets production run with auth disabled.
+    pub allow_insecure: bool,
+}
+
+impl AuthSettings {
+    pub(crate) fn load(src: &Source<'_>) -> Result<Self> {
+        let jwt_secret = src.secret("JWT_SECRET")?;
+        if jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < MIN_JWT_SECRET_BYTES)
+        {
+            return Err(invalid(
+                "JWT_SECRET",
+                format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+            ));
+        }
+        Ok(Self {
+            enabled: src.flag("AUTH_ENABLED", false)?,
+            issuer: src.get("AUTH_ISSUER"),
+            jwks_url: src.parse_opt("AUTH_JWKS_URL", parse::http_url)?,
+            audience: src.text_or("AUTH_AUDIENCE", "essp-api"),
+            jwt_secret,
+            allow_insecure: src.flag("ESSP_ALLOW_INSECURE", false)?,
+        })
+    }
+
+    pub(crate) fn effective(&self, out: &mut Effective) {
+        out.set("AUTH_ENABLED", self.enabled);
+        out.opt("AUTH_ISSUER", self.issuer.as_deref());
+        out.url("AUTH_JWKS_URL", self.jwks_url.as_deref());
+        out.set("AUTH_AUDIENCE", &self.audience);
+        out.secret("JWT_SECRET", self.jwt_secret.as_ref());
+        out.set("ESSP_ALLOW_INSECURE", self.allow_insecure);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenancySettings {
+    pub tenant_header: String,
+    pub school_header: String,
+}
+
+impl TenancySettings {
+    pub(crate) fn load(src: &Source<'_>) -> Result<Self> {
+        Ok(Self {
+            tenant_header: src.parse_or("TENANT_HEADER", "X-Tenant-ID".into(), parse::header_name)?,
+            school_header: src.parse_or("SCHOOL_HEADER", "X-School-ID".into(), parse::header_name)?,
+        })
+    }
+
+    pub(crate) fn effective(&self, out: &mut Effective) {
+        out.set("TENANT_HEADER", &self.tenant_header);
+        out.set("SCHOOL_HEADER", &self.school_header);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsSettings {
+    pub enabled: bool,
+    /// Normalised origins (`https://host[:port]`), or the single entry `*`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl CorsSettings {
+    pub(crate) fn load(src: &Source<'_>) -> Result<Self> {
+        const VAR: &str = "CORS_ALLOWED_ORIGINS";
+        let allowed_origins = src.parse_or(VAR, Vec::new(), parse::list_of(parse::origin))?;
+        if allowed_origins.len() > 1 && allowed_origins.iter().any(|o| o == "*") {
+            return Err(invalid(VAR, "\"*\" cannot be combined with other origins"));
+        }
+        Ok(Self {
+            enabled: src.flag("CORS_ENABLED", true)?,
+            allowed_origins,
+        })
+    }
+
+    pub(crate) fn effective(&self, out: &mut Effective) {
+        out.set("CORS_ENABLED", self.enabled);
+        out.list("CORS_ALLOWED_ORIGINS", &self.allowed_origins);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub read_rpm: u32,
+    pub write_rpm: u32,
+    pub burst: u32,
+    /// Normalised IP addresses and CIDR blocks (`10.0.0.0/8`, `::1`) whose
+    /// `X-Forwarded-For` is trusted.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl RateLimitSettings {
+    pub(crate) fn load(src: &Source<'_>) -> Result<Self> {
+        let positive = || parse::int_in(1..);
+        Ok(Self {
+            enabled: src.flag("RATE_LIMIT_ENABLED", true)?,
+            read_rpm: src.parse_or("RATE_LIMIT_READ_RPM", 300, positive())?,
+            write_rpm: src.parse_or("RATE_LIMIT_WRITE_RPM", 100, positive())?,
+            burst: src.parse_or("RATE_LIMIT_BURST", 50, positive())?,
+            trusted_proxies: src.parse_or("ESSP_TRUSTED_PROXIES", Vec::new(), parse::list_of(parse::ip_or_cidr))?,
+        })
+    }
+
+    pub(crate) fn effective(&self, out: &mut Effective) {
+        out.set("RATE_LIMIT_ENABLED", self.enabled);
+        out.set("RATE_LIMIT_READ_RPM", self.read_rpm);
+        out.set("RATE_LIMIT_WRITE_RPM", self.write_rpm);
+        out.set("RATE_LIMIT_BURST", self.burst);
+        out.list("ESSP_TRUSTED_PROXIES", &self.trusted_proxies);
+    }
+}

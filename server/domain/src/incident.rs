@@ -1,0 +1,292 @@
+//! Incidents: a reported problem with one device at one school.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::Id;
+
+/// Declares a closed set of lowercase string values with parsing, display
+/// and the list of allowed spellings for error messages.
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "must be one of: {}",
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// How bad the fault is; drives the SLA window.
+    Severity { Low = "low", Medium = "medium", High = "high", Critical = "critical" }
+);
+
+string_enum!(
+    /// Lifecycle of an incident.
+    IncidentStatus {
+        New = "new",
+        Acknowledged = "acknowledged",
+        InProgress = "in_progress",
+        Escalated = "escalated",
+        Resolved = "resolved",
+        Closed = "closed",
+    }
+);
+
+impl IncidentStatus {
+    /// The transition table. Same-state moves are not transitions.
+    pub fn allowed_next(self) -> &'static [IncidentStatus] {
+        use IncidentStatus::*;
+        match self {
+            New => &[Acknowledged, Escalated],
+            Acknowledged => &[InProgress, Escalated],
+            InProgress => &[Resolved, Escalated],
+            Escalated => &[InProgress, Resolved],
+            Resolved => &[Closed, InProgress],
+            Closed => &[],
+        }
+    }
+
+    /// Open incidents count against the SLA.
+    pub fn is_open(self) -> bool {
+        !matches!(self, IncidentStatus::Resolved | IncidentStatus::Closed)
+    }
+}
+
+/// Incident categories: the four the UI offers, plus `telemetry:<kind>` for
+/// incidents raised by device telemetry.
+pub fn parse_category(raw: &str) -> Result<String, String> {
+    const FIXED: [&str; 4] = ["hardware", "software", "network", "other"];
+    if FIXED.contains(&raw) {
+        return Ok(raw.to_owned());
+    }
+    if let Some(kind) = raw.strip_prefix("telemetry:") {
+        let ok = !kind.is_empty()
+            && kind.len() <= 48
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if ok {
+            return Ok(raw.to_owned());
+        }
+    }
+    Err(format!("must be one of: {}, or telemetry:<kind>", FIXED.join(", ")))
+}
+
+/// An incident as stored and returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub id: Id,
+    pub tenant_id: String,
+    pub school_id: String,
+    pub device_id: String,
+    pub category: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub title: String,
+    pub description: String,
+    pub reported_by: String,
+    pub sla_due_at: DateTime<Utc>,
+    pub sla_breached: bool,
+    pub breached_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub status_reason: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, bumped by every change (ETag).
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("cannot move an incident from {from} to {to}; allowed: {}", allowed(*.from))]
+    NotAllowed { from: IncidentStatus, to: IncidentStatus },
+    #[error("reopening a resolved incident needs a reason")]
+    ReasonRequired,
+}
+
+fn allowed(from: IncidentStatus) -> String {
+    let next: Vec<&str> = from.allowed_next().iter().map(|s| s.as_str()).collect();
+    if next.is_empty() {
+        "none (terminal)".into()
+    } else {
+        next.join(", ")
+    }
+}
+
+/// The fields a status change writes, computed purely from the current row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    pub from: IncidentStatus,
+    pub to: IncidentStatus,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// Applies the state machine to `current`. The caller writes the result as a
+/// compare-and-set on (status, version), so a concurrent change makes the
+/// write fail instead of silently overwriting.
+pub fn plan_transition(
+    current: &Incident,
+    to: IncidentStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusChange, TransitionError> {
+    let from = current.status;
+    if !from.allowed_next().contains(&to) {
+        return Err(TransitionError::NotAllowed { from, to });
+    }
+    let reopening = from == IncidentStatus::Resolved && to == IncidentStatus::InProgress;
+    if reopening && reason.trim().is_empty() {
+        return Err(TransitionError::ReasonRequired);
+    }
+    let mut change = StatusChange {
+        from,
+        to,
+        acknowledged_at: current.acknowledged_at,
+        resolved_at: current.resolved_at,
+        closed_at: current.closed_at,
+        reason: reason.trim().to_owned(),
+    };
+    match to {
+        IncidentStatus::Acknowledged => change.acknowledged_at = change.acknowledged_at.or(Some(now)),
+        IncidentStatus::Resolved => change.resolved_at = Some(now),
+        IncidentStatus::Closed => change.closed_at = Some(now),
+        // A reopened incident is no longer resolved.
+        IncidentStatus::InProgress if reopening => change.resolved_at = None,
+        _ => {}
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use IncidentStatus::*;
+
+    fn incident(status: IncidentStatus) -> Incident {
+        let now = Utc::now();
+        Incident {
+            id: Id::new("inc"),
+            tenant_id: "t".into(),
+            school_id: "s".into(),
+            device_id: "dev_1".into(),
+            category: "hardware".into(),
+            severity: Severity::High,
+            status,
+            title: "Screen".into(),
+            description: String::new(),
+            reported_by: "u".into(),
+            sla_due_at: now,
+            sla_breached: false,
+            breached_at: None,
+            acknowledged_at: None,
+            resolved_at: None,
+            closed_at: None,
+            status_reason: String::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn transition_table() {
+        // Every (from, to) pair: exactly the listed ones are allowed.
+        let allowed = [
+            (New, Acknowledged),
+            (New, Escalated),
+            (Acknowledged, InProgress),
+            (Acknowledged, Escalated),
+            (InProgress, Resolved),
+            (InProgress, Escalated),
+            (Escalated, InProgress),
+            (Escalated, Resolved),
+            (Resolved, Closed),
+            (Resolved, InProgress),
+        ];
+        for &from in IncidentStatus::ALL {
+            for &to in IncidentStatus::ALL {
+                let result = plan_transition(&incident(from), to, "reason", Utc::now());
+                assert_eq!(result.is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn timestamps_follow_the_lifecycle() {
+        let now = Utc::now();
+        let ack = plan_transition(&incident(New), Acknowledged, "", now).unwrap();
+        assert_eq!(ack.acknowledged_at, Some(now));
+        let res = plan_transition(&incident(InProgress), Resolved, "", now).unwrap();
+        assert_eq!(res.resolved_at, Some(now));
+        let closed = plan_transition(&incident(Resolved), Closed, "", now).unwrap();
+        assert_eq!(closed.closed_at, Some(now));
+    }
+
+    #[test]
+    fn reopen_needs_a_reason_and_clears_resolution() {
+        let mut resolved = incident(Resolved);
+        resolved.resolved_at = Some(Utc::now());
+        assert_eq!(
+            plan_transition(&resolved, InProgress, "  ", Utc::now()),
+            Err(TransitionError::ReasonRequired)
+        );
+        let reopened = plan_transition(&resolved, InProgress, "still broken", Utc::now()).unwrap();
+        assert_eq!(reopened.resolved_at, None);
+        assert_eq!(reopened.reason, "still broken");
+    }
+
+    #[test]
+    fn enums_parse_and_reject() {
+        assert_eq!("critical".parse::<Severity>(), Ok(Severity::Critical));
+        assert!(
+            "urgent"
+                .parse::<Severity>()
+                .unwrap_err()
+                .contains("low, medium, high, critical")
+        );
+        assert!("Critical".parse::<Severity>().is_err());
+        assert_eq!("in_progress".parse::<IncidentStatus>(), Ok(InProgress));
+        assert!(parse_category("telemetry:battery_low").is_ok());
+        for bad in ["", "Hardware", "telemetry:", "telemetry:Bad Kind", "misc"] {
+            assert!(parse_category(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The narrow interface both database adapters implement.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::value::{Row, Value};
+
+/// Which engine a [`Database`] runs on. Repositories never branch on it;
+/// only [`Dialect`] and the migrator's folder choice do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// The handful of SQL spellings that differ between engines.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// Case-insensitive `LIKE` operator (`ILIKE` / SQLite's ASCII-insensitive `LIKE`).
+    pub ilike: &'static str,
+}
+
+impl Dialect {
+    pub const POSTGRES: Dialect = Dialect { ilike: "ILIKE" };
+    pub const SQLITE: Dialect = Dialect { ilike: "LIKE" };
+}
+
+/// Runs statements. Implemented by a database handle (auto-commit, one
+/// statement each) and by an open transaction.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// The engine behind this executor.
+    fn engine(&self) -> Engine;
+
+    fn dialect(&self) -> Dialect {
+        match self.engine() {
+            Engine::Postgres => Dialect::POSTGRES,
+            Engine::Sqlite => Dialect::SQLITE,
+        }
+    }
+
+    /// Runs one statement; returns the number of rows it changed.
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Runs one statement and returns every row.
+    async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+
+    /// Runs one statement and returns its first row, if any.
+    async fn fetch_optional(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a script of several statements without parameters (migrations).
+    async fn execute_script(&self, sql: &str) -> Result<()>;
+}
+
+/// An open transaction; dropped without `commit` it rolls back.
+#[async_trait]
+pub trait Transaction: Executor {
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Held while a named cluster-wide lock is owned; released on `release` or drop.
+#[async_trait]
+pub trait LockGuard: Send {
+    async fn release(self: Box<Self>) -> Result<()>;
+}
+
+/// A database handle shared by the whole process.
+#[async_trait]
+pub trait Database: Executor {
+    /// Starts a transaction that takes the write lock up front (SQLite
+    /// `BEGIN IMMEDIATE`), so it cannot fail later on lock upgrade.
+    async fn begin(&self) -> Result<Box<dyn Transaction>>;
+
+    /// Waits for a named lock shared by every process on this database
+    /// (Postgres advisory lock; on SQLite, the database's one writer).
+    async fn lock(&self, name: &str) -> Result<Box<dyn LockGuard>>;
+
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Connections currently checked out (for `db_connections_active`).
+    fn connections_active(&self) -> u64;
+
+    /// Closes connections; used on graceful shutdown.
+    async fn close(&self);
+}

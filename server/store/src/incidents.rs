@@ -1,0 +1,183 @@
+//! Incident repository: the only place incident SQL lives.
+
+use chrono::{DateTime, Utc};
+use essp_domain::incident::{Incident, IncidentStatus, Severity, StatusChange};
+use essp_domain::{Id, Scope};
+
+use crate::cursor::{Cursor, Page};
+use crate::error::{Result, StoreError};
+use crate::executor::Executor;
+use crate::query::{Query, like_contains};
+use crate::value::{Row, Value};
+
+const COLUMNS: &str = "id, tenant_id, school_id, device_id, category, severity, status, title, description, \
+     reported_by, sla_due_at, sla_breached, breached_at, acknowledged_at, resolved_at, closed_at, \
+     status_reason, created_at, updated_at, version";
+
+/// List filters; every field is optional. `limit` is already clamped.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub status: Option<IncidentStatus>,
+    pub severity: Option<Severity>,
+    pub device_id: Option<String>,
+    pub q: Option<String>,
+    pub sla_breached: Option<bool>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+pub async fn insert(ex: &dyn Executor, i: &Incident) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO incidents ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    );
+    let params: Vec<Value> = vec![
+        i.id.as_str().into(),
+        (&i.tenant_id).into(),
+        (&i.school_id).into(),
+        (&i.device_id).into(),
+        (&i.category).into(),
+        i.severity.as_str().into(),
+        i.status.as_str().into(),
+        (&i.title).into(),
+        (&i.description).into(),
+        (&i.reported_by).into(),
+        i.sla_due_at.into(),
+        i.sla_breached.into(),
+        i.breached_at.into(),
+        i.acknowledged_at.into(),
+        i.resolved_at.into(),
+        i.closed_at.into(),
+        (&i.status_reason).into(),
+        i.created_at.into(),
+        i.updated_at.into(),
+        i.version.into(),
+    ];
+    ex.execute(&sql, &params).await?;
+    Ok(())
+}
+
+pub async fn get(ex: &dyn Executor, scope: &Scope, id: &Id) -> Result<Option<Incident>> {
+    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE tenant_id = $1 AND school_id = $2 AND id = $3");
+    let row = ex
+        .fetch_optional(
+            &sql,
+            &[scope.tenant().into(), scope.school().into(), id.as_str().into()],
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Newest first, keyset-paginated on (created_at, id).
+pub async fn list(ex: &dyn Executor, scope: &Scope, f: &IncidentFilter) -> Result<Page<Incident>> {
+    let mut q = Query::new(&format!("SELECT {COLUMNS} FROM incidents WHERE 1 = 1"));
+    q.and("tenant_id = {}", scope.tenant())
+        .and("school_id = {}", scope.school());
+    if let Some(s) = f.status {
+        q.and("status = {}", s.as_str());
+    }
+    if let Some(s) = f.severity {
+        q.and("severity = {}", s.as_str());
+    }
+    if let Some(d) = &f.device_id {
+        q.and("device_id = {}", d);
+    }
+    if let Some(b) = f.sla_breached {
+        q.and("sla_breached = {}", b);
+    }
+    if let Some(t) = f.updated_since {
+        q.and("updated_at >= {}", t);
+    }
+    if let Some(text) = &f.q {
+        let op = ex.dialect().ilike;
+        q.and(
+            &format!("(title {op} {{}} ESCAPE '\\' OR description {op} {{}} ESCAPE '\\')"),
+            like_contains(text),
+        );
+    }
+    if let Some(c) = &f.cursor {
+        let ts = q.bind(c.created_at);
+        let id = q.bind(&c.id);
+        q.push(&format!(" AND (created_at, id) < ({ts}, {id})"));
+    }
+    let limit = q.bind(i64::from(f.limit) + 1);
+    q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+
+    let rows = ex.fetch_all(q.sql(), q.params()).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let next_cursor = if items.len() > f.limit as usize {
+        items.truncate(f.limit as usize);
+        items.last().map(|i| Cursor {
+            created_at: i.created_at,
+            id: i.id.to_string(),
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Applies a planned status change as a compare-and-set on the status and
+/// version it was planned from. `None` means the row changed meanwhile.
+pub async fn apply_status(
+    ex: &dyn Executor,
+    scope: &Scope,
+    id: &Id,
+    expected_version: i64,
+    change: &StatusChange,
+    now: DateTime<Utc>,
+) -> Result<Option<Incident>> {
+    let sql = format!(
+        "UPDATE incidents SET status = $1, acknowledged_at = $2, resolved_at = $3, closed_at = $4, \
+         status_reason = $5, updated_at = $6, version = version + 1 \
+         WHERE tenant_id = $7 AND school_id = $8 AND id = $9 AND status = $10 AND version = $11 \
+         RETURNING {COLUMNS}"
+    );
+    let params: Vec<Value> = vec![
+        change.to.as_str().into(),
+        change.acknowledged_at.into(),
+        change.resolved_at.into(),
+        change.closed_at.into(),
+        (&change.reason).into(),
+        now.into(),
+        scope.tenant().into(),
+        scope.school().into(),
+        id.as_str().into(),
+        change.from.as_str().into(),
+        expected_version.into(),
+    ];
+    let row = ex.fetch_optional(&sql, &params).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(row: &Row, column: &str) -> Result<T> {
+    row.text(column)?
+        .parse()
+        .map_err(|e: String| StoreError::decode(column, e))
+}
+
+fn from_row(row: &Row) -> Result<Incident> {
+    Ok(Incident {
+        id: Id::from_trusted(row.text("id")?),
+        tenant_id: row.text("tenant_id")?,
+        school_id: row.text("school_id")?,
+        device_id: row.text("device_id")?,
+        category: row.text("category")?,
+        severity: parse(row, "severity")?,
+        status: parse(row, "status")?,
+        title: row.text("title")?,
+        description: row.text("description")?,
+        reported_by: row.text("reported_by")?,
+        sla_due_at: row.timestamp("sla_due_at")?,
+        sla_breached: row.bool("sla_breached")?,
+        breached_at: row.opt_timestamp("breached_at")?,
+        acknowledged_at: row.opt_timestamp("acknowledged_at")?,
+        resolved_at: row.opt_timestamp("resolved_at")?,
+        closed_at: row.opt_timestamp("closed_at")?,
+        status_reason: row.text("status_reason")?,
+        created_at: row.timestamp("created_at")?,
+        updated_at: row.timestamp("updated_at")?,
+        version: row.i64("version")?,
+    })
+}

@@ -1,0 +1,19 @@
+//! Storage for ESSP: the narrow executor trait both engines implement, the
+//! migrator, and every repository — all SQL is written here, once.
+//!
+//! Shared SQL uses `$1…$n` placeholders; the libsql adapter rewrites them.
+//! The few dialect differences live in [`Dialect`].
+
+pub mod cursor;
+pub mod error;
+pub mod executor;
+pub mod idempotency;
+pub mod incidents;
+pub mod migrate;
+pub mod query;
+pub mod value;
+
+pub use error::StoreError;
+pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};
+pub use value::{Row, SqlType, Value};
+pub mod telemetry;
