@@ -1,1 +1,30 @@
-fn main() {}
+//! `essp`: the one ESSP binary. Central or edge, Postgres or SQLite, is
+//! configuration; this file only dispatches the command line.
+
+mod bootstrap;
+mod cli;
+mod logging;
+mod readiness;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("essp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line.
+            eprintln!("essp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

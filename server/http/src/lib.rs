@@ -1,1 +1,88 @@
+//! The HTTP surface of ESSP: one route table, problem errors, request ids,
+//! metrics and health. Handlers never contain SQL.
 
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod incidents;
+pub mod problem;
+pub mod state;
+pub mod telemetry;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+
+pub use state::{AppState, HttpConfig, Readiness, ReadinessCheck};
+
+use crate::problem::{PROBLEM_JSON, problem_response};
+
+/// The whole API, in one table.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/incidents", get(incidents::list).post(incidents::create))
+        .route("/v1/incidents/{id}", get(incidents::get))
+        .route("/v1/incidents/{id}/status", patch(incidents::change_status));
+
+    let infra = Router::new()
+        .route("/health", get(health::health))
+        .route("/healthz", get(health::health))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(telemetry::metrics_endpoint));
+
+    // Layers, in the order a request meets them: request id → problem
+    // rendering for bare errors → body limit → (route matched) metrics.
+    api.merge(infra)
+        .route_layer(middleware::from_fn(telemetry::track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn(telemetry::request_id))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    telemetry::record(req.method().as_str(), "unmatched", 404, std::time::Instant::now());
+    problem_response(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no route for {}", req.uri().path()),
+        None,
+    )
+}
+
+/// Errors produced below our handlers (405 from the router, a timeout…)
+/// come without a body; give them the same problem shape as ours.
+async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this route".to_owned(),
+        other => other.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let code = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(' ', "-");
+    let fresh = problem_response(status, &code, detail, None);
+    // Keep headers such as Allow and X-Request-ID; take the body and type from the problem.
+    let (fresh_parts, body) = fresh.into_parts();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, fresh_parts.headers[header::CONTENT_TYPE].clone());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body).into_response()
+}

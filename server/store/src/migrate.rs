@@ -296,7 +296,7 @@ impl<'a> Migrator<'a> {
                 // The dirty mark stays: an operator must look before retrying.
                 let _ = tx.rollback().await;
                 return Err(StoreError::Migration(format!(
-                    "migration {}_{} failed: {e}; the schema is marked dirty at version {target}",
+                    "migration {:04}_{} failed: {e}; the schema is marked dirty at version {target}",
                     migration.version, migration.name
                 )));
             }

@@ -1,0 +1,250 @@
+//! Turning configuration into a running process: open the store, migrate,
+//! build the HTTP state, serve, and shut down gracefully.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use essp_blobs::{BlobStore, S3Config};
+use essp_config::{AttachmentSettings, DatabaseSettings, Settings};
+use essp_domain::sla::SlaPolicy;
+use essp_http::{AppState, HttpConfig, Readiness};
+use essp_store::Database;
+use essp_store::migrate::Migrator;
+use essp_store_libsql::LibsqlDatabase;
+use essp_store_postgres::PgDatabase;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::cli::Role;
+use crate::readiness;
+
+/// Opens the configured database: Postgres when `PG_DSN` is set, otherwise
+/// SQLite under the data directory.
+pub async fn open_database(settings: &Settings) -> Result<Arc<dyn Database>> {
+    Ok(match &settings.database {
+        DatabaseSettings::Postgres { dsn, max_connections } => Arc::new(
+            PgDatabase::connect(dsn.expose(), *max_connections)
+                .await
+                .context("cannot connect to Postgres (PG_DSN)")?,
+        ),
+        DatabaseSettings::Sqlite { path } => Arc::new(
+            LibsqlDatabase::open(path)
+                .await
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?,
+        ),
+    })
+}
+
+/// Settings that must never run: production without authentication unless
+/// explicitly overridden, or a feature this build cannot honour.
+pub fn refuse_unsafe(settings: &Settings) -> Result<(), String> {
+    if settings.auth.enabled {
+        // Token validation lands with the security work; until then,
+        // pretending to enforce AUTH_ENABLED=true would be worse than refusing.
+        return Err(
+            "AUTH_ENABLED=true: token authentication is not available in this build yet; \
+                    run with AUTH_ENABLED=false behind a trusted network"
+                .into(),
+        );
+    }
+    if settings.is_production() && !settings.auth.allow_insecure {
+        return Err(
+            "APP_ENV=production with AUTH_ENABLED=false: refusing to serve unauthenticated; \
+                    set ESSP_ALLOW_INSECURE=true to override deliberately"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn blob_store(settings: &Settings) -> Result<BlobStore> {
+    Ok(match &settings.attachments {
+        AttachmentSettings::LocalFs { dir } => BlobStore::local(dir)?,
+        AttachmentSettings::S3 {
+            endpoint,
+            access_key,
+            secret_key,
+            use_ssl,
+            region,
+            bucket,
+            ..
+        } => BlobStore::s3(&S3Config {
+            endpoint: endpoint.clone(),
+            use_ssl: *use_ssl,
+            region: region.clone(),
+            bucket: bucket.clone(),
+            access_key: access_key.expose().to_owned(),
+            secret_key: secret_key.expose().to_owned(),
+        })?,
+    })
+}
+
+async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> {
+    let Some(nats) = &settings.nats else { return Ok(None) };
+    let mut opts = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .name("essp");
+    if let (Some(user), Some(password)) = (&nats.user, &nats.password) {
+        opts = opts.user_and_password(user.clone(), password.expose().to_owned());
+    }
+    if let Some(creds) = &nats.creds_file {
+        opts = opts.credentials_file(creds).await.context("NATS_CREDS_FILE")?;
+    }
+    // With retry_on_initial_connect this returns at once and connects in the
+    // background; readiness reports the state.
+    Ok(Some(opts.connect(nats.url.as_str()).await.context("NATS_URL")?))
+}
+
+fn install_metrics() -> Result<PrometheusHandle> {
+    let buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .context("metric buckets")?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    // Describe the runbook's metrics so they appear from the first scrape.
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        "HTTP request latency by route template"
+    );
+    metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served");
+    metrics::describe_gauge!("db_connections_active", "Database connections in use");
+    metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
+    metrics::describe_counter!("incidents_created_total", "Incidents created");
+    metrics::counter!("incidents_created_total").absolute(0);
+    metrics::gauge!("http_requests_in_flight").set(0.0);
+    Ok(handle)
+}
+
+pub async fn serve(settings: Settings, role: Role) -> Result<()> {
+    refuse_unsafe(&settings).map_err(anyhow::Error::msg)?;
+    let started = std::time::Instant::now();
+    let db = open_database(&settings).await?;
+    let migrator = Migrator::embedded(db.as_ref())?;
+    if settings.migrate_on_start {
+        // Checks for a dirty schema first: `up` refuses to run on one.
+        let applied = migrator.up(None).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    } else {
+        let pending = migrator.check().await?;
+        if pending > 0 {
+            bail!("{pending} migration(s) pending and ESSP_MIGRATE_ON_START=false; run `essp migrate up` first");
+        }
+    }
+    migrator.check().await?;
+
+    let blobs = blob_store(&settings)?;
+    let nats = nats_client(&settings).await?;
+    let central = matches!(settings.mode, essp_config::Mode::Central);
+    let readiness: Vec<(&'static str, Readiness)> = vec![
+        // ESSP keeps no state in Redis; the runbook's check is reported as such.
+        ("redis", Readiness::Disabled),
+        (
+            "nats",
+            match nats {
+                None => Readiness::Disabled,
+                Some(c) if central => Readiness::Required(readiness::nats(c)),
+                // An edge keeps working offline: its link is "degraded", not failed.
+                Some(c) => Readiness::Optional(readiness::nats(c)),
+            },
+        ),
+        (
+            "minio",
+            match blobs.kind() {
+                essp_blobs::BlobKind::S3 => Readiness::Required(readiness::blob(blobs.clone())),
+                essp_blobs::BlobKind::LocalFs => Readiness::Disabled,
+            },
+        ),
+        (
+            "attachments",
+            match blobs.kind() {
+                essp_blobs::BlobKind::LocalFs => Readiness::Required(readiness::blob(blobs.clone())),
+                essp_blobs::BlobKind::S3 => Readiness::Disabled,
+            },
+        ),
+    ];
+
+    let sla = SlaPolicy {
+        critical: settings.sla.critical,
+        high: settings.sla.high,
+        medium: settings.sla.medium,
+        low: settings.sla.low,
+    };
+    let state = AppState {
+        db: db.clone(),
+        config: Arc::new(HttpConfig {
+            tenant_header: settings.tenancy.tenant_header.clone(),
+            school_header: settings.tenancy.school_header.clone(),
+            body_limit_bytes: settings.body_limit_bytes,
+            sla,
+        }),
+        metrics: install_metrics()?,
+        readiness: Arc::new(readiness),
+    };
+    let app = essp_http::router(state);
+
+    let listener = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (HTTP_ADDR)", settings.http_addr))?;
+    let addr = listener.local_addr().context("listener address")?;
+    tracing::info!(
+        %addr,
+        role = ?role,
+        engine = db.engine().as_str(),
+        mode = %settings.mode,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grace = settings.shutdown_grace;
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let server = tokio::spawn(async move { server.await });
+    // After the signal, in-flight requests get `grace` to finish.
+    let deadline = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopped| *stopped).await;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: no new connections, finishing in-flight requests"
+        );
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        joined = server => { joined.context("server task")?.context("server")?; }
+        () = deadline => { tracing::warn!("grace period over; abandoning unfinished requests"); }
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,88 @@
+//! Extractors that turn every client mistake into a problem response.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use essp_domain::Scope;
+use essp_domain::scope::parse_scope_part;
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A JSON body, plus the raw bytes (for idempotency hashing).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected Content-Type: application/json, got {:?}",
+                if content_type.is_empty() { "none" } else { content_type }
+            )));
+        }
+        let raw = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) => ApiError::PayloadTooLarge {
+                limit: state.config.body_limit_bytes,
+            },
+            other => ApiError::bad_request("unreadable-body", other.body_text()),
+        })?;
+        let value = serde_json::from_slice(&raw).map_err(|e| {
+            let code = if e.is_data() { "invalid-body" } else { "malformed-json" };
+            ApiError::bad_request(code, format!("request body: {e}"))
+        })?;
+        Ok(ApiJson { value, raw })
+    }
+}
+
+/// Query parameters; unknown or malformed ones are a 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid-query", e.body_text()))
+    }
+}
+
+/// The tenant and school of the request, from the configured headers.
+impl FromRequestParts<AppState> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header_value = |name: &str| -> Result<Option<String>, ApiError> {
+            match parts.headers.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .to_str()
+                    .map(|s| Some(s.to_owned()))
+                    .map_err(|_| ApiError::bad_request("invalid-scope", format!("header {name} is not text"))),
+            }
+        };
+        let cfg = &state.config;
+        let part = |name: &str, code: &'static str| -> Result<String, ApiError> {
+            parse_scope_part(header_value(name)?.as_deref())
+                .map_err(|e| ApiError::bad_request(code, format!("header {name} {e}")))
+        };
+        let tenant = part(&cfg.tenant_header, "missing-tenant")?;
+        let school = part(&cfg.school_header, "missing-school")?;
+        Ok(Scope::new(tenant, school))
+    }
+}

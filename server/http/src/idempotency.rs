@@ -1,0 +1,150 @@
+//! `Idempotency-Key` on POST: the first response is stored in the same
+//! transaction as the write it describes, and a retry with the same key and
+//! the same request gets that response back. The same key with a different
+//! request is refused (422), never answered with the wrong result.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use essp_store::idempotency::{self, StoredResponse};
+use essp_store::{Executor, StoreError};
+use sha2::{Digest, Sha256};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub const HEADER: &str = "idempotency-key";
+
+/// The client's idempotency key, when it sent one.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequestParts<AppState> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let Some(v) = parts.headers.get(HEADER) else {
+            return Ok(IdempotencyKey(None));
+        };
+        let key = v.to_str().unwrap_or_default().trim();
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::bad_request(
+                "invalid-idempotency-key",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            ));
+        }
+        Ok(IdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+/// A fingerprint of what was asked: route plus exact body bytes.
+pub fn request_hash(route: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(route.as_bytes());
+    h.update([0]);
+    h.update(body);
+    format!("{:x}", h.finalize())
+}
+
+/// A created resource, ready to be answered (and remembered).
+pub struct Created {
+    pub location: String,
+    pub body: String,
+    pub etag: Option<String>,
+}
+
+impl Created {
+    pub fn into_stored(self, request_hash: String) -> StoredResponse {
+        StoredResponse {
+            request_hash,
+            status: 201,
+            location: Some(self.location),
+            body: self.body,
+        }
+    }
+}
+
+pub fn replay(stored: StoredResponse, hash: &str) -> Result<Response, ApiError> {
+    if stored.request_hash != hash {
+        return Err(ApiError::Unprocessable {
+            code: "idempotency-key-reused",
+            detail: "this Idempotency-Key was already used for a different request".into(),
+        });
+    }
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response();
+    if let Some(loc) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(resp)
+}
+
+pub fn respond(created: &Created) -> Response {
+    let mut resp = (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        created.body.clone(),
+    )
+        .into_response();
+    if let Ok(loc) = HeaderValue::from_str(&created.location) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    if let Some(etag) = created.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+        resp.headers_mut().insert(header::ETAG, etag);
+    }
+    resp
+}
+
+/// Runs a create: replays a known key, otherwise calls `write` inside a
+/// transaction and stores the response with it. Two racing requests with
+/// one key: the loser's transaction rolls back and it replays the winner's.
+pub async fn create<W>(
+    state: &AppState,
+    tenant: &str,
+    key: &IdempotencyKey,
+    hash: String,
+    write: W,
+) -> Result<Response, ApiError>
+where
+    W: for<'a> FnOnce(&'a dyn Executor) -> futures::future::BoxFuture<'a, Result<Created, ApiError>>,
+{
+    if let Some(k) = &key.0 {
+        if let Some(stored) = idempotency::find(state.db.as_ref(), tenant, k).await? {
+            return replay(stored, &hash);
+        }
+    }
+    let tx = state.db.begin().await?;
+    let created = match write(tx.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
+    let response = respond(&created);
+    if let Some(k) = &key.0 {
+        let stored = created.into_stored(hash.clone());
+        match idempotency::insert(tx.as_ref(), tenant, k, &stored, essp_domain::now()).await {
+            Ok(()) => {}
+            Err(StoreError::UniqueViolation { .. }) => {
+                let _ = tx.rollback().await;
+                let winner = idempotency::find(state.db.as_ref(), tenant, k).await?;
+                return match winner {
+                    Some(stored) => replay(stored, &hash),
+                    None => Err(ApiError::conflict(
+                        "busy",
+                        "a request with this Idempotency-Key is in progress",
+                    )),
+                };
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e.into());
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(response)
+}

@@ -1,0 +1,44 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use essp_domain::sla::SlaPolicy;
+use essp_store::Database;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// HTTP-level settings, mapped from the process configuration by the binary.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub tenant_header: String,
+    pub school_header: String,
+    pub body_limit_bytes: usize,
+    pub sla: SlaPolicy,
+}
+
+/// A dependency probed by `/readyz`.
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    /// `Err` carries a short, secret-free reason shown in the response.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// One named line of the readiness report.
+#[derive(Clone)]
+pub enum Readiness {
+    /// Not configured in this deployment; reported as "disabled".
+    Disabled,
+    /// Must pass for the process to take traffic.
+    Required(Arc<dyn ReadinessCheck>),
+    /// Reported, but a failure only marks it "degraded" (e.g. an edge's
+    /// link to central: the school keeps working offline).
+    Optional(Arc<dyn ReadinessCheck>),
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Database>,
+    pub config: Arc<HttpConfig>,
+    pub metrics: PrometheusHandle,
+    pub readiness: Arc<Vec<(&'static str, Readiness)>>,
+}
