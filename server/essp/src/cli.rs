@@ -86,7 +86,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { role } => {
             let settings = settings()?;
-            crate::logging::init(&settings.log_level);
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stdout);
             bootstrap::serve(settings, role).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -116,7 +116,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 async fn migrate(action: MigrateAction) -> Result<ExitCode> {
     let settings = settings()?;
-    crate::logging::init(&settings.log_level);
+    crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
     let db = bootstrap::open_database(&settings).await?;
     let migrator = Migrator::embedded(db.as_ref())?;
     let result = match action {

@@ -64,7 +64,9 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // Only bodiless errors: a handler's own JSON (e.g. a 503 from /readyz) stays.
+    let empty = http_body::Body::size_hint(resp.body()).exact() == Some(0);
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || !empty {
         return resp;
     }
     let (mut parts, _) = resp.into_parts();

@@ -16,6 +16,9 @@ use essp_store_libsql::LibsqlDatabase;
 use essp_store_postgres::PgDatabase;
 use sqlx::Connection;
 
+mod private_postgres;
+pub use private_postgres::PrivatePostgres;
+
 /// Which engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -40,9 +43,8 @@ pub fn pg_admin_url() -> String {
     std::env::var("ESSP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A URL for database `name` on the same server as the admin URL.
-pub fn pg_url_for(name: &str) -> String {
-    let admin = pg_admin_url();
+/// A URL for database `name` on the same server as `admin`.
+pub fn url_for(admin: &str, name: &str) -> String {
     match admin.rsplit_once('/') {
         Some((base, rest)) => {
             let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
@@ -66,24 +68,27 @@ impl TestDb {
                     cleanup: Cleanup::Sqlite(dir),
                 }
             }
-            Backend::Postgres => {
-                let admin_url = pg_admin_url();
-                let name = format!("essp_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-                    panic!("Postgres is required for these tests and is not reachable at {admin_url}: {e}")
-                });
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test database");
-                let url = pg_url_for(&name);
-                let db = PgDatabase::connect(&url, 8).await.expect("connect to test database");
-                TestDb {
-                    db: Arc::new(db),
-                    url,
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                }
-            }
+            Backend::Postgres => Self::postgres_on(&pg_admin_url()).await,
+        }
+    }
+
+    /// A fresh, empty database on the Postgres server behind `admin_url`.
+    pub async fn postgres_on(admin_url: &str) -> TestDb {
+        let admin_url = admin_url.to_owned();
+        let name = format!("essp_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("Postgres is required for these tests and is not reachable at {admin_url}: {e}")
+        });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = url_for(&admin_url, &name);
+        let db = PgDatabase::connect(&url, 8).await.expect("connect to test database");
+        TestDb {
+            db: Arc::new(db),
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
         }
     }
 

@@ -97,7 +97,10 @@ impl Server {
             match self.logs.recv_timeout(left) {
                 Ok(v) if v["message"] == message => return v,
                 Ok(_) => continue,
-                Err(_) => panic!("essp never logged {message:?} (exit status: {:?})", self.child.try_wait()),
+                Err(_) => panic!(
+                    "essp never logged {message:?} (exit status: {:?})",
+                    self.child.try_wait()
+                ),
             }
         }
     }
@@ -108,22 +111,37 @@ impl Server {
 
     /// A request with the tenant and school headers set.
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).header("X-Tenant-ID", TENANT).header("X-School-ID", SCHOOL)
+        self.http
+            .request(method, self.url(path))
+            .header("X-Tenant-ID", TENANT)
+            .header("X-School-ID", SCHOOL)
     }
 
     pub async fn create_incident(&self, body: Value) -> reqwest::Response {
-        self.req(reqwest::Method::POST, "/v1/incidents").json(&body).send().await.unwrap()
+        self.req(reqwest::Method::POST, "/v1/incidents")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn list_all(&self) -> Vec<Value> {
-        let resp = self.req(reqwest::Method::GET, "/v1/incidents?limit=200").send().await.unwrap();
+        let resp = self
+            .req(reqwest::Method::GET, "/v1/incidents?limit=200")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.unwrap();
         body["items"].as_array().unwrap().clone()
     }
 
     pub fn terminate(&self) {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -149,7 +167,11 @@ impl Drop for Server {
 /// Asserts a problem+json response with the given status and code.
 pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for expected problem {code}");
-    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     assert!(ct.starts_with("application/problem+json"), "content-type {ct}");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["status"], status);

@@ -1,0 +1,386 @@
+//! Operating the binary: health, readiness, metrics, request ids, graceful
+//! shutdown, configuration checks and the embedded default.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+
+use common::{BIN, Backend, Server, TestDb, assert_problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn health_and_readiness(backend: Backend) {
+    let s = Server::start(backend).await;
+    for path in ["/health", "/healthz"] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    }
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["database"], "ok");
+    for optional in ["redis", "nats", "minio"] {
+        assert_eq!(body["checks"][optional], "disabled", "{optional}");
+    }
+}
+
+async fn metrics_use_route_templates(backend: Backend) {
+    let s = Server::start(backend).await;
+    let created: Value = s
+        .create_incident(json!({"deviceId": "d1", "title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    s.req(Method::GET, &format!("/v1/incidents/{id}")).send().await.unwrap();
+    s.req(Method::GET, "/v1/does-not-exist").send().await.unwrap();
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "http_requests_in_flight",
+        "db_connections_active",
+        "db_query_duration_seconds_bucket",
+        "incidents_created_total 1",
+    ] {
+        assert!(text.contains(name), "missing {name} in:\n{text}");
+    }
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",path="/v1/incidents/{id}",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="POST",path="/v1/incidents",status="201"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"path="unmatched""#), "{text}");
+    assert!(!text.contains(id), "raw ids must never become labels");
+}
+
+async fn request_ids_are_echoed_or_minted(backend: Backend) {
+    let s = Server::start(backend).await;
+    let r = s
+        .http
+        .get(s.url("/health"))
+        .header("X-Request-ID", "school-proxy-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "school-proxy-123");
+    let r = s.http.get(s.url("/health")).send().await.unwrap();
+    let minted = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(minted.len(), 26, "a ULID: {minted}");
+    let r = s
+        .http
+        .get(s.url("/health"))
+        .header("X-Request-ID", "x".repeat(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 26, "oversized ids are replaced");
+    // Problem responses carry it too.
+    let r = s
+        .req(Method::GET, "/v1/incidents?limit=abc")
+        .header("X-Request-ID", "trace-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me");
+    assert_problem(r, 400, "validation-failed").await;
+}
+
+/// SIGTERM: no new connections, the in-flight request still completes and
+/// its write is kept, then the process exits 0.
+async fn graceful_shutdown_finishes_in_flight(backend: Backend) {
+    let mut s = Server::start(backend).await;
+    let body = br#"{"deviceId":"dev_1","title":"Sent during shutdown"}"#;
+    let mut conn = std::net::TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Tenant-ID: {}\r\nX-School-ID: {}\r\nContent-Length: {}\r\n\r\n",
+        common::TENANT,
+        common::SCHOOL,
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body[..10]).unwrap();
+    conn.flush().unwrap();
+    // Let the server start on this request before the signal.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    s.terminate();
+    s.wait_for_log("shutting down: no new connections, finishing in-flight requests");
+    assert!(
+        std::net::TcpStream::connect(s.addr).is_err(),
+        "new connections must be refused after SIGTERM"
+    );
+
+    conn.write_all(&body[10..]).unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(s.wait_exit().success());
+
+    // The write survived: read it straight from the database.
+    let rows = s.db.db.fetch_all("SELECT title FROM incidents", &[]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].text("title").unwrap(), "Sent during shutdown");
+}
+
+async fn dirty_schema_refuses_to_start(backend: Backend) {
+    let db = TestDb::migrated(backend).await;
+    db.db
+        .execute("UPDATE schema_migrations SET dirty = $1", &[true.into()])
+        .await
+        .unwrap();
+    let out = common::run_cli(&db, &["serve"], &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dirty") && stderr.contains("essp migrate force"),
+        "{stderr}"
+    );
+    // The operator's fix works.
+    let latest = essp_store::migrate::MigrationSet::embedded(db.db.engine())
+        .unwrap()
+        .latest()
+        .unwrap()
+        .to_string();
+    let fixed = common::run_cli(&db, &["migrate", "force", &latest], &[]);
+    assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
+    let version = common::run_cli(&db, &["migrate", "version"], &[]);
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), latest);
+}
+
+async fn migrate_cli_round_trip_and_concurrency(backend: Backend) {
+    let db = TestDb::empty(backend).await;
+    let out = |args: &[&str]| {
+        let o = common::run_cli(&db, args, &[]);
+        assert!(
+            o.status.success(),
+            "essp {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert_eq!(out(&["migrate", "version"]), "no migrations applied");
+    // Two `migrate up` processes at once (two pods, or a pod and the Helm job).
+    let spawn = || {
+        let data = tempfile::tempdir().unwrap();
+        let child = common::base_command(&db, data.path())
+            .args(["migrate", "up"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, data)
+    };
+    let (a, _da) = spawn();
+    let (b, _db) = spawn();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{} / {}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let outputs = [
+        String::from_utf8_lossy(&a.stdout).to_string(),
+        String::from_utf8_lossy(&b.stdout).to_string(),
+    ];
+    assert_eq!(
+        outputs.iter().filter(|o| o.contains("no change")).count(),
+        1,
+        "{outputs:?}"
+    );
+    assert_eq!(out(&["migrate", "version"]), "2");
+    assert_eq!(out(&["migrate", "down", "1"]), "reverted 2");
+    assert_eq!(out(&["migrate", "version"]), "1");
+    assert_eq!(out(&["migrate", "goto", "2"]), "migrated through 2");
+    assert_eq!(out(&["migrate", "down", "--all"]), "reverted 2, 1");
+    assert_eq!(out(&["migrate", "up", "1"]), "applied 1");
+    // Mistakes are CLI errors, not panics.
+    for bad in [
+        &["migrate", "down"][..],
+        &["migrate", "goto", "99"],
+        &["migrate", "force", "abc"],
+    ] {
+        let o = common::run_cli(&db, bad, &[]);
+        assert!(!o.status.success(), "{bad:?}");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+    }
+}
+
+on_both_engines!(
+    health_and_readiness,
+    metrics_use_route_templates,
+    request_ids_are_echoed_or_minted,
+    graceful_shutdown_finishes_in_flight,
+    dirty_schema_refuses_to_start,
+    migrate_cli_round_trip_and_concurrency,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_a_failing_required_dependency() {
+    // Central mode: NATS is required; nothing listens on port 1.
+    let s = Server::start_with(Backend::Sqlite, &[("NATS_URL", "nats://127.0.0.1:1")]).await;
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert!(body["checks"]["nats"].as_str().unwrap().starts_with("failed"), "{body}");
+    assert_eq!(body["checks"]["database"], "ok");
+    drop(s);
+    // An edge keeps serving its school offline: the link is only degraded.
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[("NATS_URL", "nats://127.0.0.1:1"), ("ESSP_MODE", "edge")],
+    )
+    .await;
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["checks"]["nats"].as_str().unwrap().starts_with("degraded"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_postgres_goes_down_and_recovers() {
+    let pg = essp_testkit::PrivatePostgres::start();
+    let db = TestDb::postgres_on(&pg.url("postgres")).await;
+    let s = Server::start_on(db, &[]).await;
+    let ready = || async { s.http.get(s.url("/readyz")).send().await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+    pg.stop();
+    let r = ready().await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["checks"]["database"].as_str().unwrap().starts_with("failed"),
+        "{body}"
+    );
+    // A client request during the outage is a 503 problem, never a 500.
+    let r = s.req(Method::GET, "/v1/incidents").send().await.unwrap();
+    assert_problem(r, 503, "unavailable").await;
+    pg.restart();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ready().await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "ready again once Postgres is back");
+}
+
+#[tokio::test]
+async fn embedded_default_runs_with_no_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        // Only the port is chosen, so parallel tests never collide on :8080.
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .current_dir(dir.path())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let listening: Value = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .find(|v| v["message"] == "listening")
+        .expect("listening line");
+    assert_eq!(listening["engine"], "sqlite");
+    assert!(dir.path().join("essp-data/essp.db").exists());
+    assert!(dir.path().join("essp-data/attachments").is_dir());
+    let addr = listening["addr"].as_str().unwrap();
+    let body = reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("\"ready\""), "{body}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn config_check_redacts_and_names_invalid_variables() {
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_clear().args(["config", "check"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[
+        (
+            "PG_DSN",
+            "postgres://essp_admin:s3cr3t-pw@db:5432/ssp_ims?sslmode=require",
+        ),
+        ("MINIO_ENDPOINT", "minio:9000"),
+        ("MINIO_ACCESS_KEY", "AKIAEXAMPLE"),
+        ("MINIO_SECRET_KEY", "very-secret-key"),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        text.contains("PG_DSN=postgres://essp_admin:***@db:5432/ssp_ims?sslmode=require"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP_ADDR=0.0.0.0:8080"), "{text}");
+    for secret in ["s3cr3t-pw", "very-secret-key", "AKIAEXAMPLE"] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    for (var, value) in [
+        ("RATE_LIMIT_READ_RPM", "abc"),
+        ("HTTP_ADDR", "nonsense"),
+        ("AUTH_ENABLED", "maybe"),
+        ("SSOT_SYNC_INTERVAL", "soon"),
+    ] {
+        let bad = run(&[(var, value)]);
+        assert!(!bad.status.success(), "{var}={value} accepted");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+    // Production without auth is refused unless deliberately overridden.
+    let prod = run(&[("APP_ENV", "production")]);
+    assert!(!prod.status.success());
+    assert!(String::from_utf8_lossy(&prod.stderr).contains("ESSP_ALLOW_INSECURE"));
+    assert!(
+        run(&[("APP_ENV", "production"), ("ESSP_ALLOW_INSECURE", "true")])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn version_prints_binary_and_schema() {
+    let out = std::process::Command::new(BIN).arg("version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("essp {} (schema ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+}
