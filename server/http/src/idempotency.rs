@@ -110,10 +110,10 @@ pub async fn create<W>(
 where
     W: for<'a> FnOnce(&'a dyn Executor) -> futures::future::BoxFuture<'a, Result<Created, ApiError>>,
 {
-    if let Some(k) = &key.0 {
-        if let Some(stored) = idempotency::find(state.db.as_ref(), tenant, k).await? {
-            return replay(stored, &hash);
-        }
+    if let Some(k) = &key.0
+        && let Some(stored) = idempotency::find(state.db.as_ref(), tenant, k).await?
+    {
+        return replay(stored, &hash);
     }
     let tx = state.db.begin().await?;
     let created = match write(tx.as_ref()).await {

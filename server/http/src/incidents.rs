@@ -275,13 +275,13 @@ pub async fn change_status(
     let current = incidents::get(state.db.as_ref(), &scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
-    if let Some(want) = expected {
-        if want != current.version {
-            return Err(ApiError::PreconditionFailed(format!(
-                "incident is at version {}, not {want}; reload and retry",
-                current.version
-            )));
-        }
+    if let Some(want) = expected
+        && want != current.version
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "incident is at version {}, not {want}; reload and retry",
+            current.version
+        )));
     }
     let now = essp_domain::now();
     let change = plan_transition(&current, to, &reason, now).map_err(|e| match e {

@@ -184,7 +184,7 @@ impl<'a> Migrator<'a> {
         self.locked(|current| {
             let start = current.map_or(0, |c| self.position_after(c));
             let end = limit.map_or(self.set.0.len(), |n| (start + n).min(self.set.0.len()));
-            (start..end).map(|i| Step::Up(i)).collect()
+            (start..end).map(Step::Up).collect()
         })
         .await
     }
