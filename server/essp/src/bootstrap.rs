@@ -203,6 +203,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
     let grace = settings.shutdown_grace;
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
@@ -223,6 +224,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         joined = server => { joined.context("server task")?.context("server")?; }
         () = deadline => { tracing::warn!("grace period over; abandoning unfinished requests"); }
     }
+    housekeeping.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 mod bootstrap;
 mod cli;
 mod logging;
+mod maintenance;
 mod readiness;
 
 use std::process::ExitCode;

@@ -118,15 +118,39 @@ async fn graceful_shutdown_finishes_in_flight(backend: Backend) {
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&body[..10]).unwrap();
     conn.flush().unwrap();
-    // Let the server start on this request before the signal.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Wait until the server is inside this request: the in-flight gauge
+    // counts it and the /metrics request itself.
+    let mut in_flight = false;
+    for _ in 0..250 {
+        let text = s
+            .http
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.lines().any(|l| l == "http_requests_in_flight 2") {
+            in_flight = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(in_flight, "the slow request never reached the handler");
 
     s.terminate();
     s.wait_for_log("shutting down: no new connections, finishing in-flight requests");
-    assert!(
-        std::net::TcpStream::connect(s.addr).is_err(),
-        "new connections must be refused after SIGTERM"
-    );
+    // The listener closes right after the signal is handled (a connection
+    // that slips into the backlog before that is dropped unanswered).
+    let refused = (0..250).any(|_| {
+        let refused = std::net::TcpStream::connect(s.addr).is_err();
+        if !refused {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        refused
+    });
+    assert!(refused, "new connections must be refused after SIGTERM");
 
     conn.write_all(&body[10..]).unwrap();
     let mut response = String::new();
