@@ -17,6 +17,19 @@ pub struct AuthSettings {
     pub jwt_secret: Option<Secret>,
     /// `ESSP_ALLOW_INSECURE`: lets production run with auth disabled.
     pub allow_insecure: bool,
+    /// Claim holding the tenant id (`ESSP_AUTH_TENANT_CLAIM`, default `tenantId`).
+    pub tenant_claim: String,
+    /// Claim listing the schools a user may act in (`ESSP_AUTH_SCHOOLS_CLAIM`, default `schools`).
+    pub schools_claim: String,
+    /// Keycloak client whose `resource_access.<client>.roles` count
+    /// (`ESSP_AUTH_CLIENT_ID`, default: the audience).
+    pub client_id: String,
+    /// `iss` of tokens minted locally with `JWT_SECRET` (`ESSP_LOCAL_ISSUER`, default `essp-local`).
+    pub local_issuer: String,
+    /// Role → permission table replacing the built-in one (`ESSP_ROLES_FILE`).
+    pub roles_file: Option<std::path::PathBuf>,
+    /// How often the JWKS is refreshed in the background (`ESSP_JWKS_REFRESH`, default 10m).
+    pub jwks_refresh: std::time::Duration,
 }
 
 impl AuthSettings {
@@ -31,13 +44,39 @@ impl AuthSettings {
                 format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
             ));
         }
+        let enabled = src.flag("AUTH_ENABLED", false)?;
+        let issuer = src.get("AUTH_ISSUER");
+        let jwks_url = src.parse_opt("AUTH_JWKS_URL", parse::http_url)?;
+        if enabled && jwks_url.is_none() && jwt_secret.is_none() {
+            return Err(invalid(
+                "AUTH_JWKS_URL",
+                "is required when AUTH_ENABLED=true (or set JWT_SECRET for locally minted tokens only)",
+            ));
+        }
+        if jwks_url.is_some() && issuer.is_none() {
+            return Err(invalid(
+                "AUTH_ISSUER",
+                "is required with AUTH_JWKS_URL (tokens' iss must match it)",
+            ));
+        }
+        let audience = src.text_or("AUTH_AUDIENCE", "essp-api");
         Ok(Self {
-            enabled: src.flag("AUTH_ENABLED", false)?,
-            issuer: src.get("AUTH_ISSUER"),
-            jwks_url: src.parse_opt("AUTH_JWKS_URL", parse::http_url)?,
-            audience: src.text_or("AUTH_AUDIENCE", "essp-api"),
+            enabled,
+            issuer,
+            jwks_url,
+            client_id: src.text_or("ESSP_AUTH_CLIENT_ID", &audience),
+            audience,
             jwt_secret,
             allow_insecure: src.flag("ESSP_ALLOW_INSECURE", false)?,
+            tenant_claim: src.text_or("ESSP_AUTH_TENANT_CLAIM", "tenantId"),
+            schools_claim: src.text_or("ESSP_AUTH_SCHOOLS_CLAIM", "schools"),
+            local_issuer: src.text_or("ESSP_LOCAL_ISSUER", "essp-local"),
+            roles_file: src.get("ESSP_ROLES_FILE").map(std::path::PathBuf::from),
+            jwks_refresh: src.parse_or(
+                "ESSP_JWKS_REFRESH",
+                std::time::Duration::from_secs(600),
+                parse::duration,
+            )?,
         })
     }
 
@@ -48,6 +87,12 @@ impl AuthSettings {
         out.set("AUTH_AUDIENCE", &self.audience);
         out.secret("JWT_SECRET", self.jwt_secret.as_ref());
         out.set("ESSP_ALLOW_INSECURE", self.allow_insecure);
+        out.set("ESSP_AUTH_TENANT_CLAIM", &self.tenant_claim);
+        out.set("ESSP_AUTH_SCHOOLS_CLAIM", &self.schools_claim);
+        out.set("ESSP_AUTH_CLIENT_ID", &self.client_id);
+        out.set("ESSP_LOCAL_ISSUER", &self.local_issuer);
+        out.path("ESSP_ROLES_FILE", self.roles_file.as_deref());
+        out.duration("ESSP_JWKS_REFRESH", self.jwks_refresh);
     }
 }
 

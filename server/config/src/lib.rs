@@ -68,6 +68,9 @@ pub struct Settings {
     pub sla: SlaSettings,
     pub body_limit_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `ESSP_METRICS_ADDR`: serve `/metrics` on this separate listener
+    /// (e.g. `:9090`) instead of the API port.
+    pub metrics_addr: Option<SocketAddr>,
     pub school_id: Option<String>,
     pub tenant_id: Option<String>,
 }
@@ -121,6 +124,7 @@ impl Settings {
                 parse::int_in(1024..=1024 * 1024 * 1024),
             )?,
             shutdown_grace: src.parse_or("ESSP_SHUTDOWN_GRACE", Duration::from_secs(15), parse::duration)?,
+            metrics_addr: src.parse_opt("ESSP_METRICS_ADDR", parse::listen_addr)?,
             school_id: src.get("ESSP_SCHOOL_ID"),
             tenant_id: src.get("ESSP_TENANT_ID"),
             data_dir,
@@ -150,6 +154,7 @@ impl Settings {
         self.sla.effective(&mut out);
         out.set("ESSP_BODY_LIMIT_BYTES", self.body_limit_bytes);
         out.duration("ESSP_SHUTDOWN_GRACE", self.shutdown_grace);
+        out.opt("ESSP_METRICS_ADDR", self.metrics_addr.map(|a| a.to_string()).as_deref());
         out.opt("ESSP_SCHOOL_ID", self.school_id.as_deref());
         out.opt("ESSP_TENANT_ID", self.tenant_id.as_deref());
         out.into_vec()

@@ -83,6 +83,10 @@ pub struct NatsSettings {
     pub url: String,
     pub user: Option<String>,
     pub password: Option<Secret>,
+    /// `NATS_TOKEN`: token authentication.
+    pub token: Option<Secret>,
+    /// `NATS_NKEY`: an nkey seed (`SU…`) for nkey authentication.
+    pub nkey: Option<Secret>,
     pub creds_file: Option<PathBuf>,
 }
 
@@ -91,10 +95,20 @@ impl NatsSettings {
         let user = src.get("NATS_USER");
         let password = src.secret("NATS_PASSWORD")?;
         let creds_file = src.get("NATS_CREDS_FILE").map(PathBuf::from);
+        let token = src.secret("NATS_TOKEN")?;
+        let nkey = src.secret("NATS_NKEY")?;
+        if nkey.as_ref().is_some_and(|k| !k.expose().starts_with("SU")) {
+            return Err(parse::invalid(
+                "NATS_NKEY",
+                "must be a user nkey seed (starting with SU)",
+            ));
+        }
         Ok(src.parse_opt("NATS_URL", parse::nats_urls)?.map(|url| Self {
             url,
             user,
             password,
+            token,
+            nkey,
             creds_file,
         }))
     }
@@ -103,6 +117,8 @@ impl NatsSettings {
         out.url("NATS_URL", this.map(|n| n.url.as_str()));
         out.opt("NATS_USER", this.and_then(|n| n.user.as_deref()));
         out.secret("NATS_PASSWORD", this.and_then(|n| n.password.as_ref()));
+        out.secret("NATS_TOKEN", this.and_then(|n| n.token.as_ref()));
+        out.secret("NATS_NKEY", this.and_then(|n| n.nkey.as_ref()));
         out.path("NATS_CREDS_FILE", this.and_then(|n| n.creds_file.as_deref()));
     }
 }

@@ -244,6 +244,14 @@ fn invalid_values_name_the_variable() {
         (&[("HTTP_ADDR", ":abc")], "HTTP_ADDR"),
         (&[("HTTP_ADDR", "example.com:80")], "HTTP_ADDR"),
         (&[("AUTH_ENABLED", "maybe")], "AUTH_ENABLED"),
+        (&[("AUTH_ENABLED", "true")], "AUTH_JWKS_URL"),
+        (&[("AUTH_JWKS_URL", "https://idp.example/certs")], "AUTH_ISSUER"),
+        (
+            &[("NATS_URL", "nats://n:4222"), ("NATS_NKEY", "not-a-seed")],
+            "NATS_NKEY",
+        ),
+        (&[("ESSP_METRICS_ADDR", "nowhere")], "ESSP_METRICS_ADDR"),
+        (&[("ESSP_JWKS_REFRESH", "often")], "ESSP_JWKS_REFRESH"),
         (&[("MINIO_USE_SSL", "maybe")], "MINIO_USE_SSL"),
         (&[("SSOT_SYNC_INTERVAL", "soon")], "SSOT_SYNC_INTERVAL"),
         (&[("SYNC_INTERVAL", "soon")], "SYNC_INTERVAL"),
@@ -379,7 +387,7 @@ fn booleans() {
         ("off", false),
     ];
     for (raw, expected) in cases {
-        assert_eq!(load(&[("AUTH_ENABLED", raw)]).unwrap().auth.enabled, expected, "{raw}");
+        assert_eq!(load(&[("CORS_ENABLED", raw)]).unwrap().cors.enabled, expected, "{raw}");
     }
 }
 
@@ -698,7 +706,7 @@ fn toml_file_is_layered_under_env() {
 HTTP_ADDR = ":9090"
 LOG_LEVEL = "debug"
 RATE_LIMIT_BURST = 7
-AUTH_ENABLED = true
+CORS_ENABLED = false
 ESSP_MODE = "edge"
 "#,
     );
@@ -711,7 +719,7 @@ ESSP_MODE = "edge"
     assert_eq!(s.log_level, "error", "env wins over the file");
     assert_eq!(s.mode, Mode::Central);
     assert_eq!(s.rate_limit.burst, 7);
-    assert!(s.auth.enabled);
+    assert!(!s.cors.enabled);
 }
 
 #[test]

@@ -36,7 +36,7 @@ pub async fn open_database(settings: &Settings) -> Result<Arc<dyn Database>> {
 }
 
 /// Settings that must never run: production without authentication unless
-/// explicitly overridden, or a feature this build cannot honour.
+/// explicitly overridden.
 pub fn refuse_unsafe(settings: &Settings) -> Result<(), String> {
     if settings.auth.enabled {
         // Token validation lands with the security work; until then,
@@ -87,8 +87,18 @@ async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> 
     if let (Some(user), Some(password)) = (&nats.user, &nats.password) {
         opts = opts.user_and_password(user.clone(), password.expose().to_owned());
     }
+    if let Some(token) = &nats.token {
+        opts = opts.token(token.expose().to_owned());
+    }
+    if let Some(seed) = &nats.nkey {
+        opts = opts.nkey(seed.expose().to_owned());
+    }
     if let Some(creds) = &nats.creds_file {
         opts = opts.credentials_file(creds).await.context("NATS_CREDS_FILE")?;
+    }
+    // `tls://` URLs make async-nats require TLS; say so explicitly.
+    if nats.url.split(',').any(|u| u.trim_start().starts_with("tls://")) {
+        opts = opts.require_tls(true);
     }
     // With retry_on_initial_connect this returns at once and connects in the
     // background; readiness reports the state.
@@ -170,6 +180,8 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         ),
     ];
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let auth = crate::security::auth_mode(&settings, stop_rx.clone()).await?;
     let sla = SlaPolicy {
         critical: settings.sla.critical,
         high: settings.sla.high,
@@ -178,15 +190,29 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     };
     let state = AppState {
         db: db.clone(),
+        auth: Arc::new(auth),
         config: Arc::new(HttpConfig {
             tenant_header: settings.tenancy.tenant_header.clone(),
             school_header: settings.tenancy.school_header.clone(),
             body_limit_bytes: settings.body_limit_bytes,
             sla,
+            trusted_proxies: crate::security::trusted_proxies(&settings)?,
+            rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
+                read_per_minute: settings.rate_limit.read_rpm,
+                write_per_minute: settings.rate_limit.write_rpm,
+                burst: settings.rate_limit.burst,
+            }),
+            cors_origins: if settings.cors.enabled {
+                settings.cors.allowed_origins.clone()
+            } else {
+                Vec::new()
+            },
+            metrics_on_api: settings.metrics_addr.is_none(),
         }),
         metrics: install_metrics()?,
         readiness: Arc::new(readiness),
     };
+    let metrics_app = essp_http::metrics_router(state.clone());
     let app = essp_http::router(state);
 
     let listener = TcpListener::bind(settings.http_addr)
@@ -202,10 +228,28 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         "listening"
     );
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(metrics_addr) = settings.metrics_addr {
+        let listener = TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_addr} (ESSP_METRICS_ADDR)"))?;
+        tracing::info!(addr = %listener.local_addr().context("metrics address")?, "metrics listening");
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, metrics_app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
     let grace = settings.shutdown_grace;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });

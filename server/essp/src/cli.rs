@@ -40,6 +40,32 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Mint a short-lived token signed with JWT_SECRET (scripts, service
+    /// calls, or a school's admin when central is unreachable).
+    Token {
+        /// Subject: who the token acts as (recorded in the audit trail).
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        tenant: String,
+        /// A school the token may act in (repeat), or `*` for all (needs a role with school:all).
+        #[arg(long = "school", required = true)]
+        schools: Vec<String>,
+        /// A role (repeat), e.g. essp-admin, essp-technician, essp-viewer.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Lifetime, e.g. 15m, 8h (at most 7 days).
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: std::time::Duration,
+    },
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() || d > std::time::Duration::from_secs(7 * 24 * 3600) {
+        return Err("must be between 1s and 7 days".into());
+    }
+    Ok(d)
 }
 
 /// Process roles. More join as their parts of the platform land.
@@ -103,6 +129,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token {
+            sub,
+            tenant,
+            schools,
+            roles,
+            ttl,
+        } => {
+            let settings = settings()?;
+            println!("{}", mint_token(&settings, &sub, &tenant, &schools, &roles, ttl)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Version => {
             let latest = essp_store::migrate::MigrationSet::embedded(essp_store::Engine::Postgres)
                 .ok()
@@ -150,4 +187,47 @@ fn report(verb: &str, versions: &[i64]) {
         let list: Vec<String> = versions.iter().map(i64::to_string).collect();
         println!("{verb} {}", list.join(", "));
     }
+}
+
+fn mint_token(
+    settings: &Settings,
+    sub: &str,
+    tenant: &str,
+    schools: &[String],
+    roles: &[String],
+    ttl: std::time::Duration,
+) -> Result<String> {
+    let auth = &settings.auth;
+    let Some(secret) = &auth.jwt_secret else {
+        bail!("JWT_SECRET (or JWT_SECRET_FILE) must be set to mint tokens");
+    };
+    let table = crate::security::roles(settings)?;
+    if let Some(unknown) = roles
+        .iter()
+        .find(|r| table.grants_for([r.as_str()]) == Default::default())
+    {
+        bail!("role {unknown:?} grants nothing in the role table");
+    }
+    for id in std::iter::once(tenant).chain(schools.iter().map(String::as_str).filter(|s| *s != "*")) {
+        essp_domain::scope::parse_scope_part(Some(id)).map_err(|e| anyhow::anyhow!("{id:?} {e}"))?;
+    }
+    let issuer = essp_http::auth::local::LocalIssuer {
+        secret: secret.expose().as_bytes(),
+        issuer: &auth.local_issuer,
+        audience: &auth.audience,
+        tenant_claim: &auth.tenant_claim,
+        schools_claim: &auth.schools_claim,
+    };
+    let token = essp_http::auth::local::LocalToken {
+        subject: sub,
+        tenant,
+        schools,
+        roles,
+        ttl,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(issuer.mint(&token, now)?)
 }

@@ -6,6 +6,7 @@ mod cli;
 mod logging;
 mod maintenance;
 mod readiness;
+mod security;
 
 use std::process::ExitCode;
 

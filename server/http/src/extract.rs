@@ -5,8 +5,6 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use essp_domain::Scope;
-use essp_domain::scope::parse_scope_part;
 use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
@@ -59,30 +57,5 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
             .await
             .map(|Query(v)| ApiQuery(v))
             .map_err(|e: QueryRejection| ApiError::bad_request("invalid-query", e.body_text()))
-    }
-}
-
-/// The tenant and school of the request, from the configured headers.
-impl FromRequestParts<AppState> for Scope {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header_value = |name: &str| -> Result<Option<String>, ApiError> {
-            match parts.headers.get(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .to_str()
-                    .map(|s| Some(s.to_owned()))
-                    .map_err(|_| ApiError::bad_request("invalid-scope", format!("header {name} is not text"))),
-            }
-        };
-        let cfg = &state.config;
-        let part = |name: &str, code: &'static str| -> Result<String, ApiError> {
-            parse_scope_part(header_value(name)?.as_deref())
-                .map_err(|e| ApiError::bad_request(code, format!("header {name} {e}")))
-        };
-        let tenant = part(&cfg.tenant_header, "missing-tenant")?;
-        let school = part(&cfg.school_header, "missing-school")?;
-        Ok(Scope::new(tenant, school))
     }
 }

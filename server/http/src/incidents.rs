@@ -14,6 +14,8 @@ use essp_store::cursor::Cursor;
 use essp_store::incidents::{self, IncidentFilter};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Authorized;
+use crate::auth::permissions::{IncidentCreate, IncidentRead, IncidentUpdate};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::problem::{ApiError, ApiResult};
@@ -74,12 +76,6 @@ fn new_incident(scope: &Scope, req: &CreateIncident, state: &AppState, actor: &s
     })
 }
 
-/// The acting user. Until token auth lands every request acts as the
-/// development identity; handlers already take the actor from here only.
-fn actor() -> &'static str {
-    "dev-user"
-}
-
 fn etag(i: &Incident) -> String {
     format!("\"{}\"", i.version)
 }
@@ -99,11 +95,12 @@ fn parse_id(raw: &str) -> ApiResult<Id> {
 
 pub async fn create(
     State(state): State<AppState>,
-    scope: Scope,
+    auth: Authorized<IncidentCreate>,
     key: IdempotencyKey,
     body: ApiJson<CreateIncident>,
 ) -> ApiResult<Response> {
-    let incident = new_incident(&scope, &body.value, &state, actor())?;
+    let scope = &auth.scope;
+    let incident = new_incident(scope, &body.value, &state, &auth.actor.subject)?;
     let hash = idempotency::request_hash("POST /v1/incidents", &body.raw);
     let response = idempotency::create(&state, scope.tenant(), &key, hash, move |tx| {
         Box::pin(async move {
@@ -123,9 +120,13 @@ pub async fn create(
     Ok(response)
 }
 
-pub async fn get(State(state): State<AppState>, scope: Scope, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authorized<IncidentRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let incident = incidents::get(state.db.as_ref(), &scope, &id)
+    let incident = incidents::get(state.db.as_ref(), &auth.scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
     Ok(with_etag(incident))
@@ -218,11 +219,11 @@ fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
 
 pub async fn list(
     State(state): State<AppState>,
-    scope: Scope,
+    auth: Authorized<IncidentRead>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse>> {
     let filter = parse_filter(&params)?;
-    let page = incidents::list(state.db.as_ref(), &scope, &filter).await?;
+    let page = incidents::list(state.db.as_ref(), &auth.scope, &filter).await?;
     Ok(Json(ListResponse {
         items: page.items,
         next_cursor: page.next_cursor.map(|c| c.encode()),
@@ -254,7 +255,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 
 pub async fn change_status(
     State(state): State<AppState>,
-    scope: Scope,
+    auth: Authorized<IncidentUpdate>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: ApiJson<StatusRequest>,
@@ -272,7 +273,8 @@ pub async fn change_status(
         return Err(ApiError::Internal("validator passed with a missing field".into()));
     };
 
-    let current = incidents::get(state.db.as_ref(), &scope, &id)
+    let scope = &auth.scope;
+    let current = incidents::get(state.db.as_ref(), scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
     if let Some(want) = expected
@@ -288,7 +290,7 @@ pub async fn change_status(
         TransitionError::ReasonRequired => ApiError::field("reason", e.to_string()),
         TransitionError::NotAllowed { .. } => ApiError::conflict("invalid-transition", e.to_string()),
     })?;
-    let updated = incidents::apply_status(state.db.as_ref(), &scope, &id, current.version, &change, now)
+    let updated = incidents::apply_status(state.db.as_ref(), scope, &id, current.version, &change, now)
         .await?
         .ok_or_else(|| {
             ApiError::conflict(

@@ -1,11 +1,15 @@
 //! The HTTP surface of ESSP: one route table, problem errors, request ids,
 //! metrics and health. Handlers never contain SQL.
 
+pub mod auth;
+pub mod client;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod incidents;
 pub mod problem;
+pub mod ratelimit;
+pub mod security;
 pub mod state;
 pub mod telemetry;
 
@@ -22,25 +26,52 @@ use crate::problem::{PROBLEM_JSON, problem_response};
 
 /// The whole API, in one table.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
         .route("/v1/incidents/{id}", get(incidents::get))
         .route("/v1/incidents/{id}/status", patch(incidents::change_status));
+    if let Some((read, write, configs)) = state.config.rate_limits.as_ref().and_then(ratelimit::layers) {
+        api = api.layer(read).layer(write);
+        ratelimit::spawn_cleanup(configs.to_vec());
+    }
 
-    let infra = Router::new()
+    // Probes and scrapes: never authenticated, never rate limited.
+    let mut infra = Router::new()
         .route("/health", get(health::health))
         .route("/healthz", get(health::health))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(telemetry::metrics_endpoint));
+        .route("/readyz", get(health::ready));
+    if state.config.metrics_on_api {
+        infra = infra.route("/metrics", get(telemetry::metrics_endpoint));
+    }
 
-    // Layers, in the order a request meets them: request id → problem
-    // rendering for bare errors → body limit → (route matched) metrics.
-    api.merge(infra)
+    // Layers, outermost first (the order a request meets them): request id
+    // → CORS → client address → security headers → problem rendering for
+    // bare errors → authentication → body limit → routing → rate limits →
+    // metrics → handler.
+    let app = api
+        .merge(infra)
         .route_layer(middleware::from_fn(telemetry::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(problem_for_bare_errors))
-        .layer(middleware::from_fn(telemetry::request_id))
+        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(state.clone(), client::context));
+    let app = match security::cors(
+        &state.config.cors_origins,
+        &state.config.tenant_header,
+        &state.config.school_header,
+    ) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(middleware::from_fn(telemetry::request_id)).with_state(state)
+}
+
+/// `/metrics` alone, for a separate listener (`ESSP_METRICS_ADDR`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(telemetry::metrics_endpoint))
         .with_state(state)
 }
 

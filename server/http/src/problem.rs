@@ -19,6 +19,12 @@ pub enum ApiError {
     /// One or more fields failed validation.
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// No valid credentials (missing, malformed, expired, forged token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials that do not allow this action or scope.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     /// The request conflicts with the current state (illegal transition,
@@ -65,6 +71,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -82,6 +90,8 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Validation(_) => "validation-failed",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",

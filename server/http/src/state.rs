@@ -4,6 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use essp_domain::sla::SlaPolicy;
+use ipnet::IpNet;
+
+use crate::auth::AuthMode;
+use crate::ratelimit::RateLimits;
 use essp_store::Database;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -14,6 +18,14 @@ pub struct HttpConfig {
     pub school_header: String,
     pub body_limit_bytes: usize,
     pub sla: SlaPolicy,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `None` when rate limiting is disabled.
+    pub rate_limits: Option<RateLimits>,
+    /// Allowed browser origins; empty = no CORS.
+    pub cors_origins: Vec<String>,
+    /// Serve `/metrics` on the API listener (false when it has its own).
+    pub metrics_on_api: bool,
 }
 
 /// A dependency probed by `/readyz`.
@@ -38,6 +50,7 @@ pub enum Readiness {
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<dyn Database>,
+    pub auth: Arc<AuthMode>,
     pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,
     pub readiness: Arc<Vec<(&'static str, Readiness)>>,

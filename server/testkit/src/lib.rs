@@ -16,6 +16,7 @@ use essp_store_libsql::LibsqlDatabase;
 use essp_store_postgres::PgDatabase;
 use sqlx::Connection;
 
+pub mod oidc;
 mod private_postgres;
 pub use private_postgres::PrivatePostgres;
 

@@ -1,0 +1,35 @@
+//! The permissions routes require, as types: a handler states its
+//! permission in its signature (`Authorized<IncidentRead>`).
+
+pub trait Permission {
+    const NAME: &'static str;
+}
+
+macro_rules! permissions {
+    ($($ty:ident => $name:literal),+ $(,)?) => {
+        $(
+            pub struct $ty;
+            impl Permission for $ty {
+                const NAME: &'static str = $name;
+            }
+        )+
+        /// Every permission a route requires (checked against the role table's vocabulary).
+        pub const REQUIRED: &[&str] = &[$($name),+];
+    };
+}
+
+permissions! {
+    IncidentRead => "incident:read",
+    IncidentCreate => "incident:create",
+    IncidentUpdate => "incident:update",
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_permission_is_in_the_role_vocabulary() {
+        for p in super::REQUIRED {
+            assert!(super::super::roles::KNOWN_PERMISSIONS.contains(p), "{p}");
+        }
+    }
+}
