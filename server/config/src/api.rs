@@ -30,6 +30,9 @@ pub struct AuthSettings {
     pub roles_file: Option<std::path::PathBuf>,
     /// How often the JWKS is refreshed in the background (`ESSP_JWKS_REFRESH`, default 10m).
     pub jwks_refresh: std::time::Duration,
+    /// Least time between two JWKS fetches triggered by unknown key ids
+    /// (`ESSP_JWKS_MIN_REFRESH`, default 10s), so forged kids cannot hammer the provider.
+    pub jwks_min_refresh: std::time::Duration,
 }
 
 impl AuthSettings {
@@ -77,6 +80,11 @@ impl AuthSettings {
                 std::time::Duration::from_secs(600),
                 parse::duration,
             )?,
+            jwks_min_refresh: src.parse_or(
+                "ESSP_JWKS_MIN_REFRESH",
+                std::time::Duration::from_secs(10),
+                parse::duration,
+            )?,
         })
     }
 
@@ -93,6 +101,7 @@ impl AuthSettings {
         out.set("ESSP_LOCAL_ISSUER", &self.local_issuer);
         out.path("ESSP_ROLES_FILE", self.roles_file.as_deref());
         out.duration("ESSP_JWKS_REFRESH", self.jwks_refresh);
+        out.duration("ESSP_JWKS_MIN_REFRESH", self.jwks_min_refresh);
     }
 }
 

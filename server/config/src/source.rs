@@ -60,6 +60,7 @@ pub(crate) const KNOWN_VARS: &[&str] = &[
     "ESSP_LOCAL_ISSUER",
     "ESSP_ROLES_FILE",
     "ESSP_JWKS_REFRESH",
+    "ESSP_JWKS_MIN_REFRESH",
     "ESSP_METRICS_ADDR",
     "TENANT_HEADER",
     "SCHOOL_HEADER",

@@ -38,16 +38,7 @@ pub async fn open_database(settings: &Settings) -> Result<Arc<dyn Database>> {
 /// Settings that must never run: production without authentication unless
 /// explicitly overridden.
 pub fn refuse_unsafe(settings: &Settings) -> Result<(), String> {
-    if settings.auth.enabled {
-        // Token validation lands with the security work; until then,
-        // pretending to enforce AUTH_ENABLED=true would be worse than refusing.
-        return Err(
-            "AUTH_ENABLED=true: token authentication is not available in this build yet; \
-                    run with AUTH_ENABLED=false behind a trusted network"
-                .into(),
-        );
-    }
-    if settings.is_production() && !settings.auth.allow_insecure {
+    if settings.is_production() && !settings.auth.enabled && !settings.auth.allow_insecure {
         return Err(
             "APP_ENV=production with AUTH_ENABLED=false: refusing to serve unauthenticated; \
                     set ESSP_ALLOW_INSECURE=true to override deliberately"

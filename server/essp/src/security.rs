@@ -34,7 +34,11 @@ pub async fn auth_mode(settings: &Settings, stop: watch::Receiver<bool>) -> Resu
         return Ok(AuthMode::Development);
     }
     let jwks = auth.jwks_url.as_ref().map(|url| {
-        let cache = JwksCache::new(url.clone(), Some(settings.data_dir.join("jwks.json")));
+        let cache = JwksCache::new(
+            url.clone(),
+            Some(settings.data_dir.join("jwks.json")),
+            auth.jwks_min_refresh,
+        );
         // The first fetch happens in the refresher; until it succeeds the
         // keys cached on disk (if any) keep an offline edge working.
         cache.spawn_refresher(auth.jwks_refresh, stop);

@@ -159,7 +159,7 @@ async fn graceful_shutdown_finishes_in_flight(backend: Backend) {
     assert!(s.wait_exit().success());
 
     // The write survived: read it straight from the database.
-    let rows = s.db.db.fetch_all("SELECT title FROM incidents", &[]).await.unwrap();
+    let rows = s.db().db.fetch_all("SELECT title FROM incidents", &[]).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].text("title").unwrap(), "Sent during shutdown");
 }

@@ -41,7 +41,8 @@ pub struct Server {
     pub child: Child,
     pub http: reqwest::Client,
     logs: mpsc::Receiver<Value>,
-    pub db: TestDb,
+    db: Option<TestDb>,
+    env: Vec<(String, String)>,
     _data: tempfile::TempDir,
 }
 
@@ -79,7 +80,8 @@ impl Server {
             child,
             http: reqwest::Client::new(),
             logs: rx,
-            db,
+            db: Some(db),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             _data: data,
         };
         let listening = server.wait_for_log("listening");
@@ -103,6 +105,22 @@ impl Server {
                 ),
             }
         }
+    }
+
+    /// The database this server runs on.
+    pub fn db(&self) -> &TestDb {
+        self.db.as_ref().unwrap()
+    }
+
+    /// Kills the process (as a crash would) and starts a new one on the
+    /// same database and environment.
+    pub async fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let db = self.db.take().unwrap();
+        let env: Vec<(String, String)> = std::mem::take(&mut self.env);
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Server::start_on(db, &pairs).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,8 +1,8 @@
 //! The identity provider's signing keys: fetched from `AUTH_JWKS_URL`,
 //! cached in memory, persisted to disk so an edge that lost its link keeps
 //! validating tokens issued before (until they expire), refreshed in the
-//! background and on an unknown `kid` — at most once per
-//! `MIN_REFRESH_INTERVAL`, so a flood of forged kids cannot hammer the IdP.
+//! background and on an unknown `kid` — at most once per `min_refresh`, so a
+//! flood of forged kids cannot hammer the IdP.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,7 +13,6 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgo
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::Mutex;
 
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
@@ -54,6 +53,7 @@ pub struct JwksCache {
     url: String,
     http: reqwest::Client,
     persist: Option<PathBuf>,
+    min_refresh: Duration,
     keys: RwLock<HashMap<String, VerifyingKey>>,
     last_fetch: Mutex<Option<Instant>>,
 }
@@ -68,9 +68,10 @@ pub enum JwksError {
 
 impl JwksCache {
     /// A cache for `url`, pre-loaded from `persist` when that file exists.
-    pub fn new(url: String, persist: Option<PathBuf>) -> Arc<Self> {
+    pub fn new(url: String, persist: Option<PathBuf>, min_refresh: Duration) -> Arc<Self> {
         let cache = Arc::new(Self {
             url,
+            min_refresh,
             http: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
                 .build()
@@ -155,7 +156,7 @@ impl JwksCache {
             .last_fetch
             .lock()
             .await
-            .is_none_or(|t| t.elapsed() >= MIN_REFRESH_INTERVAL);
+            .is_none_or(|t| t.elapsed() >= self.min_refresh);
         if due {
             match self.refresh().await {
                 Ok(n) => tracing::info!(keys = n, "refreshed JWKS for an unknown key id"),
