@@ -72,6 +72,8 @@ pub struct SlaSettings {
     pub high: Duration,
     pub medium: Duration,
     pub low: Duration,
+    /// How often the breach sweep runs (`ESSP_SLA_SWEEP_INTERVAL`, default 1m).
+    pub sweep_interval: Duration,
 }
 
 impl SlaSettings {
@@ -82,6 +84,11 @@ impl SlaSettings {
             high: hours("ESSP_SLA_HIGH", 24)?,
             medium: hours("ESSP_SLA_MEDIUM", 48)?,
             low: hours("ESSP_SLA_LOW", 72)?,
+            sweep_interval: src.parse_or(
+                "ESSP_SLA_SWEEP_INTERVAL",
+                Duration::from_secs(60),
+                parse::positive_duration,
+            )?,
         })
     }
 
@@ -90,5 +97,6 @@ impl SlaSettings {
         out.duration("ESSP_SLA_HIGH", self.high);
         out.duration("ESSP_SLA_MEDIUM", self.medium);
         out.duration("ESSP_SLA_LOW", self.low);
+        out.duration("ESSP_SLA_SWEEP_INTERVAL", self.sweep_interval);
     }
 }

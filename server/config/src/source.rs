@@ -85,6 +85,7 @@ pub(crate) const KNOWN_VARS: &[&str] = &[
     "ESSP_SLA_HIGH",
     "ESSP_SLA_MEDIUM",
     "ESSP_SLA_LOW",
+    "ESSP_SLA_SWEEP_INTERVAL",
     "ESSP_BODY_LIMIT_BYTES",
     "ESSP_SHUTDOWN_GRACE",
     "ESSP_SCHOOL_ID",

@@ -153,7 +153,8 @@ fn empty_source_gives_embedded_defaults() {
             critical: hours(4),
             high: hours(24),
             medium: hours(48),
-            low: hours(72)
+            low: hours(72),
+            sweep_interval: Duration::from_secs(60),
         }
     );
     assert_eq!(s.body_limit_bytes, 10_485_760);

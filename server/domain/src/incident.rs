@@ -194,6 +194,48 @@ pub fn plan_transition(
     Ok(change)
 }
 
+/// A partial edit of an incident's details (not its status).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<Severity>,
+}
+
+/// Applies an edit to a copy of `current`. A severity change recomputes the
+/// SLA due time from the creation time; if the new deadline lies ahead, a
+/// previous breach no longer stands (the sweep re-marks it if it passes).
+pub fn apply_edit(
+    current: &Incident,
+    edit: &IncidentEdit,
+    sla: &crate::sla::SlaPolicy,
+    now: DateTime<Utc>,
+) -> Incident {
+    let mut next = current.clone();
+    if let Some(t) = &edit.title {
+        next.title = t.clone();
+    }
+    if let Some(d) = &edit.description {
+        next.description = d.clone();
+    }
+    if let Some(c) = &edit.category {
+        next.category = c.clone();
+    }
+    if let Some(sev) = edit.severity
+        && sev != current.severity
+    {
+        next.severity = sev;
+        next.sla_due_at = sla.due_at(current.created_at, sev);
+        if next.sla_due_at > now {
+            next.sla_breached = false;
+            next.breached_at = None;
+        }
+    }
+    next.updated_at = now;
+    next
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -271,6 +313,38 @@ mod tests {
         let reopened = plan_transition(&resolved, InProgress, "still broken", Utc::now()).unwrap();
         assert_eq!(reopened.resolved_at, None);
         assert_eq!(reopened.reason, "still broken");
+    }
+
+    #[test]
+    fn severity_change_recomputes_the_sla_from_creation() {
+        let sla = crate::sla::SlaPolicy::default();
+        let mut i = incident(New);
+        i.severity = Severity::Low;
+        i.sla_due_at = sla.due_at(i.created_at, Severity::Low);
+        i.sla_breached = true;
+        i.breached_at = Some(i.created_at);
+        let edit = IncidentEdit {
+            severity: Some(Severity::Critical),
+            ..Default::default()
+        };
+        let now = i.created_at + chrono::Duration::hours(1);
+        let next = apply_edit(&i, &edit, &sla, now);
+        assert_eq!(next.sla_due_at, i.created_at + chrono::Duration::hours(4));
+        assert!(!next.sla_breached && next.breached_at.is_none(), "deadline ahead again");
+        // Raised after the new deadline passed: stays breached.
+        let late = apply_edit(&i, &edit, &sla, i.created_at + chrono::Duration::hours(5));
+        assert!(late.sla_breached);
+        // Title only: SLA untouched.
+        let t = apply_edit(
+            &i,
+            &IncidentEdit {
+                title: Some("x".into()),
+                ..Default::default()
+            },
+            &sla,
+            now,
+        );
+        assert_eq!((t.title.as_str(), t.sla_due_at), ("x", i.sla_due_at));
     }
 
     #[test]

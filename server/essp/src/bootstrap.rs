@@ -116,6 +116,10 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_gauge!("db_connections_active", "Database connections in use");
     metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
     metrics::describe_counter!("incidents_created_total", "Incidents created");
+    metrics::describe_counter!(
+        "incidents_sla_breached_total",
+        "Incidents whose SLA deadline passed while open"
+    );
     metrics::counter!("incidents_created_total").absolute(0);
     metrics::gauge!("http_requests_in_flight").set(0.0);
     Ok(handle)
@@ -238,6 +242,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         });
     }
     let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
+    let sweeper = crate::sla_sweep::spawn(db.clone(), settings.sla.sweep_interval, stop_rx.clone());
     let grace = settings.shutdown_grace;
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
@@ -260,6 +265,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         () = deadline => { tracing::warn!("grace period over; abandoning unfinished requests"); }
     }
     housekeeping.abort();
+    sweeper.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

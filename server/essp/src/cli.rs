@@ -40,6 +40,11 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Mint a short-lived token signed with JWT_SECRET (scripts, service
     /// calls, or a school's admin when central is unreachable).
     Token {
@@ -99,6 +104,16 @@ enum MigrateAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Re-compute every tenant's hash chain (or one tenant's) and report
+    /// modified, deleted or truncated entries; exits non-zero on any.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigAction {
     /// Validate the configuration and print the effective values, secrets redacted.
     Check,
@@ -140,6 +155,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", mint_token(&settings, &sub, &tenant, &schools, &roles, ttl)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            action: AuditAction::Verify { tenant },
+        } => audit_verify(tenant).await,
         Command::Version => {
             let latest = essp_store::migrate::MigrationSet::embedded(essp_store::Engine::Postgres)
                 .ok()
@@ -230,4 +248,27 @@ fn mint_token(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     Ok(issuer.mint(&token, now)?)
+}
+
+async fn audit_verify(tenant: Option<String>) -> Result<ExitCode> {
+    let settings = settings()?;
+    crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+    let db = bootstrap::open_database(&settings).await?;
+    let tenants = match tenant {
+        Some(t) => vec![t],
+        None => essp_store::audit::tenants(db.as_ref()).await?,
+    };
+    let mut ok = true;
+    for t in tenants {
+        let r = essp_store::audit::verify(db.as_ref(), &t).await?;
+        match &r.problem {
+            None => println!("{t}: ok ({} entries)", r.entries),
+            Some(p) => {
+                ok = false;
+                println!("{t}: TAMPERED: {p} ({} entries verified before it)", r.entries);
+            }
+        }
+    }
+    db.close().await;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -7,6 +7,7 @@ mod logging;
 mod maintenance;
 mod readiness;
 mod security;
+mod sla_sweep;
 
 use std::process::ExitCode;
 

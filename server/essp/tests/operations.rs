@@ -230,12 +230,23 @@ async fn migrate_cli_round_trip_and_concurrency(backend: Backend) {
         1,
         "{outputs:?}"
     );
-    assert_eq!(out(&["migrate", "version"]), "2");
-    assert_eq!(out(&["migrate", "down", "1"]), "reverted 2");
-    assert_eq!(out(&["migrate", "version"]), "1");
-    assert_eq!(out(&["migrate", "goto", "2"]), "migrated through 2");
-    assert_eq!(out(&["migrate", "down", "--all"]), "reverted 2, 1");
-    assert_eq!(out(&["migrate", "up", "1"]), "applied 1");
+    let versions: Vec<String> = essp_store::migrate::MigrationSet::embedded(db.db.engine())
+        .unwrap()
+        .migrations()
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect();
+    let (last, before_last) = (&versions[versions.len() - 1], &versions[versions.len() - 2]);
+    assert_eq!(&out(&["migrate", "version"]), last);
+    assert_eq!(out(&["migrate", "down", "1"]), format!("reverted {last}"));
+    assert_eq!(&out(&["migrate", "version"]), before_last);
+    assert_eq!(out(&["migrate", "goto", last]), format!("migrated through {last}"));
+    let all_down: Vec<&str> = versions.iter().rev().map(String::as_str).collect();
+    assert_eq!(
+        out(&["migrate", "down", "--all"]),
+        format!("reverted {}", all_down.join(", "))
+    );
+    assert_eq!(out(&["migrate", "up", "1"]), format!("applied {}", versions[0]));
     // Mistakes are CLI errors, not panics.
     for bad in [
         &["migrate", "down"][..],
@@ -407,4 +418,79 @@ fn version_prints_binary_and_schema() {
         text.starts_with(&format!("essp {} (schema ", env!("CARGO_PKG_VERSION"))),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_credentials_are_used() {
+    let ready_nats = |s: &Server| {
+        let req = s.http.get(s.url("/readyz"));
+        async move {
+            let body: Value = req.send().await.unwrap().json().await.unwrap();
+            body["checks"]["nats"].as_str().unwrap().to_owned()
+        }
+    };
+    let wait_connected = |s: &Server| {
+        let s_url = s.url("/readyz");
+        let http = s.http.clone();
+        async move {
+            for _ in 0..100 {
+                let body: Value = http.get(&s_url).send().await.unwrap().json().await.unwrap();
+                if body["checks"]["nats"] == "ok" {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    let token_nats = essp_testkit::PrivateNats::start(&["--auth", "nats-s3cret-token"]);
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[("NATS_URL", &token_nats.url()), ("NATS_TOKEN", "nats-s3cret-token")],
+    )
+    .await;
+    assert!(wait_connected(&s).await, "token auth: {}", ready_nats(&s).await);
+    drop(s);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "nats-s3cret-token\n").unwrap();
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("NATS_URL", &token_nats.url()),
+            ("NATS_TOKEN_FILE", token_file.to_str().unwrap()),
+        ],
+    )
+    .await;
+    assert!(wait_connected(&s).await, "token from file: {}", ready_nats(&s).await);
+    drop(s);
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[("NATS_URL", &token_nats.url()), ("NATS_TOKEN", "wrong")],
+    )
+    .await;
+    assert!(!wait_connected(&s).await);
+    assert!(ready_nats(&s).await.starts_with("failed"));
+    drop(s);
+
+    let user_nats = essp_testkit::PrivateNats::start(&["--user", "edge-1", "--pass", "edge-pass"]);
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("NATS_URL", &user_nats.url()),
+            ("NATS_USER", "edge-1"),
+            ("NATS_PASSWORD", "edge-pass"),
+        ],
+    )
+    .await;
+    assert!(wait_connected(&s).await, "user/password: {}", ready_nats(&s).await);
+    // The password never shows up in config output or logs' config line.
+    let out = std::process::Command::new(BIN)
+        .env_clear()
+        .env("NATS_URL", user_nats.url())
+        .env("NATS_PASSWORD", "edge-pass")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("edge-pass"));
 }

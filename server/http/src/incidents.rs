@@ -8,14 +8,17 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use essp_domain::error::{Validator, optional_text, required_text};
 use essp_domain::id::prefix;
-use essp_domain::incident::{Incident, IncidentStatus, Severity, TransitionError, parse_category, plan_transition};
+use essp_domain::incident::{
+    Incident, IncidentEdit, IncidentStatus, Severity, TransitionError, apply_edit, parse_category, plan_transition,
+};
 use essp_domain::{Id, Scope};
+use essp_store::audit::{self, Change};
 use essp_store::cursor::Cursor;
 use essp_store::incidents::{self, IncidentFilter};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Authorized;
 use crate::auth::permissions::{IncidentCreate, IncidentRead, IncidentUpdate};
+use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::problem::{ApiError, ApiResult};
@@ -102,9 +105,11 @@ pub async fn create(
     let scope = &auth.scope;
     let incident = new_incident(scope, &body.value, &state, &auth.actor.subject)?;
     let hash = idempotency::request_hash("POST /v1/incidents", &body.raw);
+    let actor = auth.actor.clone();
     let response = idempotency::create(&state, scope.tenant(), &key, hash, move |tx| {
         Box::pin(async move {
             incidents::insert(tx, &incident).await?;
+            record(tx, &actor, "create", None, &incident).await?;
             let body = serde_json::to_string(&incident).map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(Created {
                 location: format!("/v1/incidents/{}", incident.id),
@@ -290,13 +295,117 @@ pub async fn change_status(
         TransitionError::ReasonRequired => ApiError::field("reason", e.to_string()),
         TransitionError::NotAllowed { .. } => ApiError::conflict("invalid-transition", e.to_string()),
     })?;
-    let updated = incidents::apply_status(state.db.as_ref(), scope, &id, current.version, &change, now)
+    let actor = auth.actor.clone();
+    let scope = scope.clone();
+    let updated = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let updated = incidents::apply_status(tx, &scope, &id, current.version, &change, now)
+                .await?
+                .ok_or_else(concurrent_update)?;
+            record(tx, &actor, "status_change", Some(&current), &updated).await?;
+            Ok(updated)
+        })
+    })
+    .await?;
+    Ok(with_etag(updated))
+}
+
+fn concurrent_update() -> ApiError {
+    ApiError::conflict(
+        "concurrent-update",
+        "the incident was changed by another request; reload and retry",
+    )
+}
+
+/// Writes the audit row for a change to `after`, in the same transaction.
+async fn record(
+    tx: &dyn essp_store::Executor,
+    actor: &Actor,
+    action: &str,
+    before: Option<&Incident>,
+    after: &Incident,
+) -> Result<(), ApiError> {
+    let json = |i: &Incident| serde_json::to_value(i).map_err(|e| ApiError::Internal(e.to_string()));
+    let change = Change {
+        tenant: &after.tenant_id,
+        school: &after.school_id,
+        action,
+        entity_type: "incident",
+        entity_id: after.id.as_str(),
+        before: before.map(json).transpose()?,
+        after: Some(json(after)?),
+    };
+    audit::append(tx, &actor.audit(), change, after.updated_at).await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditRequest {
+    title: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+    severity: Option<String>,
+}
+
+/// `PATCH /v1/incidents/{id}`: partial edit of the details; a severity
+/// change recomputes the SLA deadline. `If-Match` guards against lost updates.
+pub async fn edit(
+    State(state): State<AppState>,
+    auth: Authorized<IncidentUpdate>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: ApiJson<EditRequest>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    let r = &body.value;
+    let mut v = Validator::new();
+    let edit = IncidentEdit {
+        title: r
+            .title
+            .as_deref()
+            .and_then(|t| v.check("title", required_text(Some(t), 200))),
+        description: r
+            .description
+            .as_deref()
+            .and_then(|d| v.check("description", optional_text(Some(d), 5000))),
+        category: r
+            .category
+            .as_deref()
+            .and_then(|c| v.check("category", parse_category(c))),
+        severity: r
+            .severity
+            .as_deref()
+            .and_then(|s| v.check("severity", s.parse::<Severity>())),
+    };
+    if r.title.is_none() && r.description.is_none() && r.category.is_none() && r.severity.is_none() {
+        v.push("body", "name at least one of title, description, category, severity");
+    }
+    v.finish()?;
+    let scope = auth.scope.clone();
+    let current = incidents::get(state.db.as_ref(), &scope, &id)
         .await?
-        .ok_or_else(|| {
-            ApiError::conflict(
-                "concurrent-update",
-                "the incident was changed by another request; reload and retry",
-            )
-        })?;
+        .ok_or(ApiError::NotFound("incident"))?;
+    if let Some(want) = expected
+        && want != current.version
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "incident is at version {}, not {want}; reload and retry",
+            current.version
+        )));
+    }
+    let next = apply_edit(&current, &edit, &state.config.sla, essp_domain::now());
+    let actor = auth.actor.clone();
+    let updated = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let updated = incidents::update_details(tx, &scope, current.version, &next)
+                .await?
+                .ok_or_else(concurrent_update)?;
+            record(tx, &actor, "update", Some(&current), &updated).await?;
+            Ok(updated)
+        })
+    })
+    .await?;
     Ok(with_etag(updated))
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface of ESSP: one route table, problem errors, request ids,
 //! metrics and health. Handlers never contain SQL.
 
+pub mod audit_logs;
 pub mod auth;
 pub mod client;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod ratelimit;
 pub mod security;
 pub mod state;
 pub mod telemetry;
+pub mod tx;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -28,8 +30,11 @@ use crate::problem::{PROBLEM_JSON, problem_response};
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
-        .route("/v1/incidents/{id}", get(incidents::get))
-        .route("/v1/incidents/{id}/status", patch(incidents::change_status));
+        .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::edit))
+        .route("/v1/incidents/{id}/status", patch(incidents::change_status))
+        .route("/v1/audit-logs", get(audit_logs::list))
+        .route("/v1/audit-logs/verify", get(audit_logs::verify))
+        .route("/v1/audit-logs/{id}", get(audit_logs::get));
     if let Some((read, write, configs)) = state.config.rate_limits.as_ref().and_then(ratelimit::layers) {
         api = api.layer(read).layer(write);
         ratelimit::spawn_cleanup(configs.to_vec());

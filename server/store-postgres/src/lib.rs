@@ -181,6 +181,22 @@ impl Database for PgDatabase {
         Ok(Box::new(PgLock { conn, key }))
     }
 
+    async fn try_lock(&self, name: &str) -> Result<Option<Box<dyn LockGuard>>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?.detach();
+        let key = lock_key(name);
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(map_err)?;
+        if got {
+            Ok(Some(Box::new(PgLock { conn, key })))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -87,6 +87,10 @@ pub trait Database: Executor {
     /// (Postgres advisory lock; on SQLite, the database's one writer).
     async fn lock(&self, name: &str) -> Result<Box<dyn LockGuard>>;
 
+    /// Takes a named lock if nobody holds it (a leader lease for singleton
+    /// jobs); `None` when another process has it.
+    async fn try_lock(&self, name: &str) -> Result<Option<Box<dyn LockGuard>>>;
+
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
 

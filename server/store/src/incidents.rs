@@ -181,3 +181,50 @@ fn from_row(row: &Row) -> Result<Incident> {
         version: row.i64("version")?,
     })
 }
+
+/// Writes edited details as a compare-and-set on `expected_version`.
+pub async fn update_details(
+    ex: &dyn Executor,
+    scope: &Scope,
+    expected_version: i64,
+    next: &Incident,
+) -> Result<Option<Incident>> {
+    let sql = format!(
+        "UPDATE incidents SET title = $1, description = $2, category = $3, severity = $4, sla_due_at = $5, \
+         sla_breached = $6, breached_at = $7, updated_at = $8, version = version + 1 \
+         WHERE tenant_id = $9 AND school_id = $10 AND id = $11 AND version = $12 RETURNING {COLUMNS}"
+    );
+    let params: Vec<Value> = vec![
+        (&next.title).into(),
+        (&next.description).into(),
+        (&next.category).into(),
+        next.severity.as_str().into(),
+        next.sla_due_at.into(),
+        next.sla_breached.into(),
+        next.breached_at.into(),
+        next.updated_at.into(),
+        scope.tenant().into(),
+        scope.school().into(),
+        next.id.as_str().into(),
+        expected_version.into(),
+    ];
+    ex.fetch_optional(&sql, &params)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Marks up to `limit` open incidents whose SLA deadline has passed as
+/// breached (all tenants) and returns them. Idempotent: a row is breached once.
+pub async fn breach_overdue(ex: &dyn Executor, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
+    let sql = format!(
+        "UPDATE incidents SET sla_breached = TRUE, breached_at = $1, updated_at = $1, version = version + 1 \
+         WHERE id IN (SELECT id FROM incidents WHERE sla_breached = FALSE \
+                      AND status NOT IN ('resolved', 'closed') AND sla_due_at < $1 \
+                      ORDER BY sla_due_at LIMIT $2) \
+         AND sla_breached = FALSE RETURNING {COLUMNS}"
+    );
+    let rows = ex.fetch_all(&sql, &[now.into(), limit.into()]).await?;
+    rows.iter().map(from_row).collect()
+}

@@ -4,6 +4,7 @@
 //! Shared SQL uses `$1…$n` placeholders; the libsql adapter rewrites them.
 //! The few dialect differences live in [`Dialect`].
 
+pub mod audit;
 pub mod cursor;
 pub mod error;
 pub mod executor;

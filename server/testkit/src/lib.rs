@@ -17,7 +17,9 @@ use essp_store_postgres::PgDatabase;
 use sqlx::Connection;
 
 pub mod oidc;
+mod private_nats;
 mod private_postgres;
+pub use private_nats::PrivateNats;
 pub use private_postgres::PrivatePostgres;
 
 /// Which engine a test runs on.

@@ -113,10 +113,47 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-/// The acting user, recorded as the author of every change.
+/// The acting user, recorded as the author of every change, with where
+/// the request came from (for the audit trail).
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub subject: String,
+    pub request_id: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Actor {
+    pub fn audit(&self) -> essp_store::audit::AuditContext {
+        essp_store::audit::AuditContext {
+            actor: self.subject.clone(),
+            request_id: self.request_id.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+fn actor(identity: &Identity, parts: &Parts) -> Actor {
+    Actor {
+        subject: identity.subject.clone(),
+        request_id: parts
+            .extensions
+            .get::<crate::telemetry::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        ip: parts
+            .extensions
+            .get::<ClientContext>()
+            .map(|c| c.ip.to_string())
+            .unwrap_or_default(),
+        user_agent: parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }
 
 /// Proof that the caller holds permission `P` within `scope`. Handlers that
@@ -138,38 +175,49 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError>
         .transpose()
 }
 
+/// Checks the permission and resolves the tenant: the token's own (the
+/// header may only repeat it), or in development the trusted header.
+fn authorize_tenant<'a>(
+    parts: &'a Parts,
+    state: &AppState,
+    permission: &str,
+) -> Result<(&'a Identity, String), ApiError> {
+    let identity = parts
+        .extensions
+        .get::<Identity>()
+        .ok_or_else(|| ApiError::Unauthorized("no credentials".into()))?;
+    if !identity.grants.allows(permission) {
+        return Err(ApiError::Forbidden(format!(
+            "this action needs the {permission} permission"
+        )));
+    }
+    let cfg = &state.config;
+    let tenant_header = header(parts, &cfg.tenant_header)?;
+    let tenant = match &identity.tenant {
+        Some(own) => {
+            if tenant_header.is_some_and(|h| h.trim() != own) {
+                return Err(ApiError::Forbidden(format!(
+                    "your token does not allow {}",
+                    cfg.tenant_header
+                )));
+            }
+            own.clone()
+        }
+        None if matches!(state.auth.as_ref(), AuthMode::Tokens(_)) => {
+            return Err(ApiError::Forbidden("your token carries no tenant".into()));
+        }
+        None => parse_scope_part(tenant_header)
+            .map_err(|e| ApiError::bad_request("missing-tenant", format!("header {} {e}", cfg.tenant_header)))?,
+    };
+    Ok((identity, tenant))
+}
+
 impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let identity = parts
-            .extensions
-            .get::<Identity>()
-            .ok_or_else(|| ApiError::Unauthorized("no credentials".into()))?;
-        if !identity.grants.allows(P::NAME) {
-            return Err(ApiError::Forbidden(format!(
-                "this action needs the {} permission",
-                P::NAME
-            )));
-        }
+        let (identity, tenant) = authorize_tenant(parts, state, P::NAME)?;
         let cfg = &state.config;
-        let tenant_header = header(parts, &cfg.tenant_header)?;
-        let tenant = match &identity.tenant {
-            Some(own) => {
-                if tenant_header.is_some_and(|h| h.trim() != own) {
-                    return Err(ApiError::Forbidden(format!(
-                        "your token does not allow {}",
-                        cfg.tenant_header
-                    )));
-                }
-                own.clone()
-            }
-            None if matches!(state.auth.as_ref(), AuthMode::Tokens(_)) => {
-                return Err(ApiError::Forbidden("your token carries no tenant".into()));
-            }
-            None => parse_scope_part(tenant_header)
-                .map_err(|e| ApiError::bad_request("missing-tenant", format!("header {} {e}", cfg.tenant_header)))?,
-        };
         let school = parse_scope_part(header(parts, &cfg.school_header)?)
             .map_err(|e| ApiError::bad_request("missing-school", format!("header {} {e}", cfg.school_header)))?;
         if !identity.schools.allows(&school) {
@@ -178,10 +226,34 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
             )));
         }
         Ok(Authorized {
-            actor: Actor {
-                subject: identity.subject.clone(),
-            },
+            actor: actor(identity, parts),
             scope: Scope::new(tenant, school),
+            _permission: PhantomData,
+        })
+    }
+}
+
+/// Like [`Authorized`], for tenant-wide views (audit, catalogues): no school
+/// is selected, so the caller must have access to every school.
+pub struct TenantAuthorized<P> {
+    pub actor: Actor,
+    pub tenant: String,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission + Send + Sync> FromRequestParts<AppState> for TenantAuthorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (identity, tenant) = authorize_tenant(parts, state, P::NAME)?;
+        if identity.schools != Schools::All {
+            return Err(ApiError::Forbidden(
+                "this view needs access to every school of the tenant".into(),
+            ));
+        }
+        Ok(TenantAuthorized {
+            actor: actor(identity, parts),
+            tenant,
             _permission: PhantomData,
         })
     }

@@ -22,6 +22,7 @@ permissions! {
     IncidentRead => "incident:read",
     IncidentCreate => "incident:create",
     IncidentUpdate => "incident:update",
+    AuditRead => "audit:read",
 }
 
 #[cfg(test)]

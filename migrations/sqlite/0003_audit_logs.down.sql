@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS audit_chain_heads;
+DROP TABLE IF EXISTS audit_logs;

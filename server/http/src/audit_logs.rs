@@ -1,0 +1,115 @@
+//! `/v1/audit-logs`: the tenant's audit trail and its chain verification.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, NaiveDate, Utc};
+use essp_domain::error::Validator;
+use essp_store::audit::{self, AuditEntry, AuditFilter, ChainReport};
+use essp_store::cursor::Cursor;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::TenantAuthorized;
+use crate::auth::permissions::AuditRead;
+use crate::extract::ApiQuery;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListParams {
+    entity_type: Option<String>,
+    entity_id: Option<String>,
+    /// The original called the actor `userId`.
+    user_id: Option<String>,
+    action: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    items: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
+/// RFC 3339, or a date (`YYYY-MM-DD`, start of that day UTC; an end date
+/// includes its whole day).
+fn parse_bound(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "must be RFC 3339 or YYYY-MM-DD".to_owned())?;
+    let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+    Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<AuditRead>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse>> {
+    let mut v = Validator::new();
+    let since = p
+        .start_date
+        .as_deref()
+        .and_then(|s| v.check("startDate", parse_bound(s, false)));
+    let until = p
+        .end_date
+        .as_deref()
+        .and_then(|s| v.check("endDate", parse_bound(s, true)));
+    let cursor = p
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .and_then(|c| v.check("cursor", Cursor::decode(c)));
+    let limit = match p.limit.as_deref() {
+        None | Some("") => Some(50),
+        Some(s) => v.check(
+            "limit",
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or("must be a whole number from 1 to 200"),
+        ),
+    };
+    v.finish()?;
+    let filter = AuditFilter {
+        entity_type: nonempty(&p.entity_type),
+        entity_id: nonempty(&p.entity_id),
+        actor: nonempty(&p.user_id),
+        action: nonempty(&p.action),
+        since,
+        until,
+        cursor,
+        limit: limit.unwrap_or(50),
+    };
+    let page = audit::list(state.db.as_ref(), &auth.tenant, &filter).await?;
+    Ok(Json(ListResponse {
+        items: page.items,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<AuditRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuditEntry>> {
+    essp_domain::Id::parse("audit", &id).map_err(|e| ApiError::bad_request("invalid-id", format!("audit id {e}")))?;
+    let entry = audit::get(state.db.as_ref(), &auth.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("audit entry"))?;
+    Ok(Json(entry))
+}
+
+/// Walks the tenant's whole chain (same check as `essp audit verify`).
+pub async fn verify(State(state): State<AppState>, auth: TenantAuthorized<AuditRead>) -> ApiResult<Json<ChainReport>> {
+    Ok(Json(audit::verify(state.db.as_ref(), &auth.tenant).await?))
+}

@@ -1,0 +1,343 @@
+//! The audit trail: appended in the caller's transaction, hash-chained per
+//! tenant so tampering is detectable.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use essp_domain::Id;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cursor::{Cursor, Page};
+use crate::error::{Result, StoreError};
+use crate::executor::Executor;
+use crate::query::Query;
+use crate::value::Row;
+
+/// The chain's starting point.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did it and from where; taken from the verified request, never from
+/// a request body.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub actor: String,
+    pub request_id: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// One change to record.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub tenant: &'a str,
+    pub school: &'a str,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub tenant_id: String,
+    pub seq: i64,
+    pub school_id: String,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub request_id: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    pub created_at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+    #[serde(skip)]
+    before_text: Option<String>,
+    #[serde(skip)]
+    after_text: Option<String>,
+}
+
+/// The hash of one row: every recorded field, length-prefixed so no two
+/// different rows can serialise to the same bytes.
+fn row_hash(e: &AuditEntry) -> String {
+    let ts = e.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let seq = e.seq.to_string();
+    let fields: [&str; 14] = [
+        &e.prev_hash,
+        &seq,
+        &e.id,
+        &e.tenant_id,
+        &e.school_id,
+        &e.actor,
+        &e.action,
+        &e.entity_type,
+        &e.entity_id,
+        e.before_text.as_deref().unwrap_or("\u{0}"),
+        e.after_text.as_deref().unwrap_or("\u{0}"),
+        &e.request_id,
+        &e.ip_address,
+        &ts,
+    ];
+    let mut h = Sha256::new();
+    for f in fields.iter().chain([&e.user_agent.as_str()]) {
+        h.update((f.len() as u64).to_be_bytes());
+        h.update(f.as_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Appends one entry to the tenant's chain, inside the caller's transaction.
+/// The head row's UPDATE takes a row lock (Postgres) or runs under the single
+/// writer (SQLite), so appends of one tenant never interleave.
+pub async fn append(
+    ex: &dyn Executor,
+    ctx: &AuditContext,
+    change: Change<'_>,
+    at: DateTime<Utc>,
+) -> Result<AuditEntry> {
+    ex.execute(
+        "INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING",
+        &[change.tenant.into(), GENESIS.into()],
+    )
+    .await?;
+    let head = ex
+        .fetch_optional(
+            "UPDATE audit_chain_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+            &[change.tenant.into()],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Other("audit chain head vanished".into()))?;
+    let text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+    let mut entry = AuditEntry {
+        id: Id::new("audit").into_string(),
+        tenant_id: change.tenant.to_owned(),
+        seq: head.i64("seq")?,
+        school_id: change.school.to_owned(),
+        actor: ctx.actor.clone(),
+        action: change.action.to_owned(),
+        entity_type: change.entity_type.to_owned(),
+        entity_id: change.entity_id.to_owned(),
+        before_text: text(&change.before),
+        after_text: text(&change.after),
+        before: change.before,
+        after: change.after,
+        request_id: ctx.request_id.clone(),
+        ip_address: ctx.ip.clone(),
+        user_agent: ctx.user_agent.chars().take(512).collect(),
+        created_at: at,
+        prev_hash: head.text("hash")?,
+        hash: String::new(),
+    };
+    entry.hash = row_hash(&entry);
+    ex.execute(
+        "UPDATE audit_chain_heads SET hash = $1 WHERE tenant_id = $2",
+        &[(&entry.hash).into(), change.tenant.into()],
+    )
+    .await?;
+    ex.execute(
+        &format!("INSERT INTO audit_logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"),
+        &[
+            (&entry.id).into(),
+            (&entry.tenant_id).into(),
+            entry.seq.into(),
+            (&entry.school_id).into(),
+            (&entry.actor).into(),
+            (&entry.action).into(),
+            (&entry.entity_type).into(),
+            (&entry.entity_id).into(),
+            entry.before_text.clone().into(),
+            entry.after_text.clone().into(),
+            (&entry.request_id).into(),
+            (&entry.ip_address).into(),
+            (&entry.user_agent).into(),
+            entry.created_at.into(),
+            (&entry.prev_hash).into(),
+            (&entry.hash).into(),
+        ],
+    )
+    .await?;
+    Ok(entry)
+}
+
+const COLUMNS: &str = "id, tenant_id, seq, school_id, actor, action, entity_type, entity_id, before_state, \
+     after_state, request_id, ip_address, user_agent, created_at, prev_hash, hash";
+
+fn from_row(r: &Row) -> Result<AuditEntry> {
+    let parse = |col: &str, t: &Option<String>| -> Result<Option<serde_json::Value>> {
+        t.as_deref()
+            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::decode(col, e.to_string())))
+            .transpose()
+    };
+    let before_text = r.opt_text("before_state")?;
+    let after_text = r.opt_text("after_state")?;
+    Ok(AuditEntry {
+        id: r.text("id")?,
+        tenant_id: r.text("tenant_id")?,
+        seq: r.i64("seq")?,
+        school_id: r.text("school_id")?,
+        actor: r.text("actor")?,
+        action: r.text("action")?,
+        entity_type: r.text("entity_type")?,
+        entity_id: r.text("entity_id")?,
+        before: parse("before_state", &before_text)?,
+        after: parse("after_state", &after_text)?,
+        before_text,
+        after_text,
+        request_id: r.text("request_id")?,
+        ip_address: r.text("ip_address")?,
+        user_agent: r.text("user_agent")?,
+        created_at: r.timestamp("created_at")?,
+        prev_hash: r.text("prev_hash")?,
+        hash: r.text("hash")?,
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// Newest first, keyset-paginated; tenant-wide (audit is an admin view).
+pub async fn list(ex: &dyn Executor, tenant: &str, f: &AuditFilter) -> Result<Page<AuditEntry>> {
+    let mut q = Query::new(&format!("SELECT {COLUMNS} FROM audit_logs WHERE 1 = 1"));
+    q.and("tenant_id = {}", tenant);
+    for (col, v) in [
+        ("entity_type", &f.entity_type),
+        ("entity_id", &f.entity_id),
+        ("actor", &f.actor),
+        ("action", &f.action),
+    ] {
+        if let Some(v) = v {
+            q.and(&format!("{col} = {{}}"), v);
+        }
+    }
+    if let Some(t) = f.since {
+        q.and("created_at >= {}", t);
+    }
+    if let Some(t) = f.until {
+        q.and("created_at < {}", t);
+    }
+    if let Some(c) = &f.cursor {
+        let ts = q.bind(c.created_at);
+        let id = q.bind(&c.id);
+        q.push(&format!(" AND (created_at, id) < ({ts}, {id})"));
+    }
+    let limit = q.bind(i64::from(f.limit) + 1);
+    q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+    let rows = ex.fetch_all(q.sql(), q.params()).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let next_cursor = if items.len() > f.limit as usize {
+        items.truncate(f.limit as usize);
+        items.last().map(|e| Cursor {
+            created_at: e.created_at,
+            id: e.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub async fn get(ex: &dyn Executor, tenant: &str, id: &str) -> Result<Option<AuditEntry>> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE tenant_id = $1 AND id = $2");
+    ex.fetch_optional(&sql, &[tenant.into(), id.into()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Result of walking one tenant's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainReport {
+    pub tenant_id: String,
+    pub entries: i64,
+    pub valid: bool,
+    /// The first problem found, e.g. "seq 7: hash does not match its contents".
+    pub problem: Option<String>,
+}
+
+/// Re-computes every hash of `tenant`'s chain, in pages, and checks the
+/// links, the sequence and the head: a modified, deleted or truncated row
+/// is reported.
+pub async fn verify(ex: &dyn Executor, tenant: &str) -> Result<ChainReport> {
+    const PAGE: i64 = 500;
+    let mut report = ChainReport {
+        tenant_id: tenant.to_owned(),
+        entries: 0,
+        valid: true,
+        problem: None,
+    };
+    let mut prev_hash = GENESIS.to_owned();
+    let mut expected_seq = 1i64;
+    let sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3");
+    'pages: loop {
+        let rows = ex
+            .fetch_all(&sql, &[tenant.into(), expected_seq.into(), PAGE.into()])
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let e = from_row(r)?;
+            let problem = if e.seq != expected_seq {
+                Some(format!("seq {expected_seq}: missing (next present is {})", e.seq))
+            } else if e.prev_hash != prev_hash {
+                Some(format!("seq {}: does not link to the previous entry", e.seq))
+            } else if row_hash(&e) != e.hash {
+                Some(format!("seq {}: hash does not match its contents", e.seq))
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                report.valid = false;
+                report.problem = Some(p);
+                break 'pages;
+            }
+            report.entries += 1;
+            prev_hash = e.hash;
+            expected_seq += 1;
+        }
+    }
+    if report.valid {
+        let head = ex
+            .fetch_optional(
+                "SELECT seq, hash FROM audit_chain_heads WHERE tenant_id = $1",
+                &[tenant.into()],
+            )
+            .await?;
+        if let Some(h) = head {
+            let (seq, hash) = (h.i64("seq")?, h.text("hash")?);
+            if seq != report.entries || hash != prev_hash {
+                report.valid = false;
+                report.problem = Some(format!(
+                    "the chain ends at seq {} but its head says {seq}",
+                    report.entries
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Tenants that have an audit chain.
+pub async fn tenants(ex: &dyn Executor) -> Result<Vec<String>> {
+    ex.fetch_all("SELECT tenant_id FROM audit_chain_heads ORDER BY tenant_id", &[])
+        .await?
+        .iter()
+        .map(|r| r.text("tenant_id"))
+        .collect()
+}
