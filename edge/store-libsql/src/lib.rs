@@ -76,6 +76,36 @@ impl LibsqlDatabase {
         &self.inner.path
     }
 
+    /// One lock file per name beside the database: an OS lock, so it holds
+    /// across processes (e.g. `essp migrate` next to `essp serve`) and is
+    /// released by the kernel if the holder dies. `wait = false` tries once.
+    async fn lock_file(&self, name: &str, wait: bool) -> Result<Option<std::fs::File>> {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let path = self.inner.path.with_extension(format!("{safe}.lock"));
+        tokio::task::spawn_blocking(move || -> std::io::Result<Option<std::fs::File>> {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            if wait {
+                f.lock()?;
+                return Ok(Some(f));
+            }
+            match f.try_lock() {
+                Ok(()) => Ok(Some(f)),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .map_err(|e| StoreError::Unavailable(format!("lock {name}: {e}")))
+    }
+
     /// Waits for the single writer connection, rolling back any transaction
     /// a dropped handle left open so it cannot leak into the next user.
     async fn writer(&self) -> Result<OwnedMutexGuard<Connection>> {
@@ -260,27 +290,18 @@ impl Database for LibsqlDatabase {
     }
 
     async fn lock(&self, name: &str) -> Result<Box<dyn LockGuard>> {
-        // One lock file per name beside the database: an OS lock, so it
-        // holds across processes (e.g. `essp migrate` next to `essp serve`)
-        // and is released by the kernel if the holder dies.
-        let safe: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        let path = self.inner.path.with_extension(format!("{safe}.lock"));
-        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
-            f.lock()?;
-            Ok(f)
-        })
-        .await
-        .map_err(|e| StoreError::Other(e.to_string()))?
-        .map_err(|e| StoreError::Unavailable(format!("lock {name}: {e}")))?;
+        let file = self
+            .lock_file(name, true)
+            .await?
+            .ok_or_else(|| StoreError::Other("lock not taken".into()))?;
         Ok(Box::new(FileLock(file)))
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<Box<dyn LockGuard>>> {
+        Ok(self
+            .lock_file(name, false)
+            .await?
+            .map(|f| Box::new(FileLock(f)) as Box<dyn LockGuard>))
     }
 
     async fn ping(&self) -> Result<()> {
