@@ -11,6 +11,8 @@ pub struct WorkOrderSettings {
     pub auto_route: bool,
     pub default_repair_location: String,
     pub scheduling_enabled: bool,
+    /// `ESSP_MAX_REWORK`: times a work order may be sent back (default 5).
+    pub max_rework: u32,
 }
 
 impl WorkOrderSettings {
@@ -19,6 +21,7 @@ impl WorkOrderSettings {
             auto_route: src.flag("AUTO_ROUTE_WORK_ORDERS", true)?,
             default_repair_location: src.parse_or("DEFAULT_REPAIR_LOCATION", "service_shop".into(), parse::slug)?,
             scheduling_enabled: src.flag("ENABLE_WORK_ORDER_SCHEDULING", true)?,
+            max_rework: src.parse_or("ESSP_MAX_REWORK", 5, parse::int_in(1..=100))?,
         })
     }
 
@@ -26,6 +29,7 @@ impl WorkOrderSettings {
         out.set("AUTO_ROUTE_WORK_ORDERS", self.auto_route);
         out.set("DEFAULT_REPAIR_LOCATION", &self.default_repair_location);
         out.set("ENABLE_WORK_ORDER_SCHEDULING", self.scheduling_enabled);
+        out.set("ESSP_MAX_REWORK", self.max_rework);
     }
 }
 

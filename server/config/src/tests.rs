@@ -130,7 +130,8 @@ fn empty_source_gives_embedded_defaults() {
         WorkOrderSettings {
             auto_route: true,
             default_repair_location: "service_shop".into(),
-            scheduling_enabled: true
+            scheduling_enabled: true,
+            max_rework: 5,
         }
     );
     assert_eq!(

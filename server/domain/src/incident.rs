@@ -1,50 +1,9 @@
 //! Incidents: a reported problem with one device at one school.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Id;
-
-/// Declares a closed set of lowercase string values with parsing, display
-/// and the list of allowed spellings for error messages.
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "must be one of: {}",
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 string_enum!(
     /// How bad the fault is; drives the SLA window.
@@ -75,6 +34,34 @@ impl IncidentStatus {
             Resolved => &[Closed, InProgress],
             Closed => &[],
         }
+    }
+
+    /// The shortest walk of allowed transitions from `self` to `to`
+    /// (excluding `self`); `None` when `to` cannot be reached. Lets automatic
+    /// moves (work order coupling) follow the state machine step by step.
+    pub fn path_to(self, to: IncidentStatus) -> Option<Vec<IncidentStatus>> {
+        let mut queue = std::collections::VecDeque::from([vec![self]]);
+        let mut seen = vec![self];
+        while let Some(path) = queue.pop_front() {
+            let last = *path.last()?;
+            if last == to && path.len() > 1 {
+                return Some(path[1..].to_vec());
+            }
+            for &next in last.allowed_next() {
+                // Automatic moves never reopen (resolved → in_progress needs a
+                // person's reason) and never escalate (a person's judgement).
+                let manual = (last, next) == (IncidentStatus::Resolved, IncidentStatus::InProgress)
+                    || (next == IncidentStatus::Escalated && to != IncidentStatus::Escalated);
+                if manual || seen.contains(&next) {
+                    continue;
+                }
+                seen.push(next);
+                let mut p = path.clone();
+                p.push(next);
+                queue.push_back(p);
+            }
+        }
+        None
     }
 
     /// Open incidents count against the SLA.
@@ -289,6 +276,17 @@ mod tests {
                 assert_eq!(result.is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn automatic_paths_follow_the_machine() {
+        assert_eq!(New.path_to(InProgress), Some(vec![Acknowledged, InProgress]));
+        assert_eq!(New.path_to(Resolved), Some(vec![Acknowledged, InProgress, Resolved]));
+        assert_eq!(Escalated.path_to(Resolved), Some(vec![Resolved]));
+        assert_eq!(Acknowledged.path_to(Resolved), Some(vec![InProgress, Resolved]));
+        assert_eq!(InProgress.path_to(InProgress), None);
+        assert_eq!(Resolved.path_to(InProgress), None, "never an automatic reopen");
+        assert_eq!(Closed.path_to(Resolved), None);
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! layers parse into these types at the edge of the system and trust them
 //! inside.
 
+#[macro_use]
+mod enums;
 pub mod error;
 pub mod id;
 pub mod incident;
 pub mod scope;
 pub mod sla;
+pub mod work_order;
 
 pub use error::{FieldError, ValidationError};
 pub use id::{Id, IdError};

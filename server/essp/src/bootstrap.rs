@@ -116,6 +116,8 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_gauge!("db_connections_active", "Database connections in use");
     metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
     metrics::describe_counter!("incidents_created_total", "Incidents created");
+    metrics::describe_counter!("work_orders_created_total", "Work orders created");
+    metrics::counter!("work_orders_created_total").absolute(0);
     metrics::describe_counter!(
         "incidents_sla_breached_total",
         "Incidents whose SLA deadline passed while open"
@@ -191,6 +193,8 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             school_header: settings.tenancy.school_header.clone(),
             body_limit_bytes: settings.body_limit_bytes,
             sla,
+            default_repair_location: settings.work_orders.default_repair_location.clone(),
+            max_rework: i64::from(settings.work_orders.max_rework),
             trusted_proxies: crate::security::trusted_proxies(&settings)?,
             rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
                 read_per_minute: settings.rate_limit.read_rpm,

@@ -516,6 +516,7 @@ async fn local_tokens_cli_and_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_and_write_budgets_are_separate_and_keyed_safely() {
     let limits = [
+        ("RATE_LIMIT_ENABLED", "true"),
         ("RATE_LIMIT_READ_RPM", "60"),
         ("RATE_LIMIT_WRITE_RPM", "60"),
         ("RATE_LIMIT_BURST", "3"),

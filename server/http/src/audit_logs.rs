@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use essp_domain::error::Validator;
 use essp_store::audit::{self, AuditEntry, AuditFilter, ChainReport};
-use essp_store::cursor::Cursor;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::TenantAuthorized;
 use crate::auth::permissions::AuditRead;
 use crate::extract::ApiQuery;
+use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -46,10 +46,6 @@ fn parse_bound(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
     Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
-fn nonempty(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
-}
-
 pub async fn list(
     State(state): State<AppState>,
     auth: TenantAuthorized<AuditRead>,
@@ -64,31 +60,18 @@ pub async fn list(
         .end_date
         .as_deref()
         .and_then(|s| v.check("endDate", parse_bound(s, true)));
-    let cursor = p
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .and_then(|c| v.check("cursor", Cursor::decode(c)));
-    let limit = match p.limit.as_deref() {
-        None | Some("") => Some(50),
-        Some(s) => v.check(
-            "limit",
-            s.parse::<u32>()
-                .ok()
-                .filter(|n| (1..=200).contains(n))
-                .ok_or("must be a whole number from 1 to 200"),
-        ),
-    };
+    let cursor = params::cursor(&mut v, p.cursor.as_deref());
+    let limit = params::limit(&mut v, p.limit.as_deref());
     v.finish()?;
     let filter = AuditFilter {
-        entity_type: nonempty(&p.entity_type),
-        entity_id: nonempty(&p.entity_id),
-        actor: nonempty(&p.user_id),
-        action: nonempty(&p.action),
+        entity_type: params::filter_text(&p.entity_type),
+        entity_id: params::filter_text(&p.entity_id),
+        actor: params::filter_text(&p.user_id),
+        action: params::filter_text(&p.action),
         since,
         until,
         cursor,
-        limit: limit.unwrap_or(50),
+        limit,
     };
     let page = audit::list(state.db.as_ref(), &auth.tenant, &filter).await?;
     Ok(Json(ListResponse {
@@ -102,7 +85,7 @@ pub async fn get(
     auth: TenantAuthorized<AuditRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntry>> {
-    essp_domain::Id::parse("audit", &id).map_err(|e| ApiError::bad_request("invalid-id", format!("audit id {e}")))?;
+    params::id("audit", "audit", &id)?;
     let entry = audit::get(state.db.as_ref(), &auth.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("audit entry"))?;

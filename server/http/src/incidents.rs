@@ -3,9 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use essp_domain::error::{Validator, optional_text, required_text};
 use essp_domain::id::prefix;
 use essp_domain::incident::{
@@ -13,7 +12,6 @@ use essp_domain::incident::{
 };
 use essp_domain::{Id, Scope};
 use essp_store::audit::{self, Change};
-use essp_store::cursor::Cursor;
 use essp_store::incidents::{self, IncidentFilter};
 use serde::{Deserialize, Serialize};
 
@@ -21,11 +19,9 @@ use crate::auth::permissions::{IncidentCreate, IncidentRead, IncidentUpdate};
 use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,23 +75,6 @@ fn new_incident(scope: &Scope, req: &CreateIncident, state: &AppState, actor: &s
     })
 }
 
-fn etag(i: &Incident) -> String {
-    format!("\"{}\"", i.version)
-}
-
-fn with_etag(i: Incident) -> Response {
-    let tag = etag(&i);
-    let mut resp = Json(i).into_response();
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp
-}
-
-fn parse_id(raw: &str) -> ApiResult<Id> {
-    Id::parse(prefix::INCIDENT, raw).map_err(|e| ApiError::bad_request("invalid-id", format!("incident id {e}")))
-}
-
 pub async fn create(
     State(state): State<AppState>,
     auth: Authorized<IncidentCreate>,
@@ -114,7 +93,7 @@ pub async fn create(
             Ok(Created {
                 location: format!("/v1/incidents/{}", incident.id),
                 body,
-                etag: Some(etag(&incident)),
+                etag: Some(params::etag(incident.version)),
             })
         })
     })
@@ -130,11 +109,11 @@ pub async fn get(
     auth: Authorized<IncidentRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
+    let id = params::id(prefix::INCIDENT, "incident", &id)?;
     let incident = incidents::get(state.db.as_ref(), &auth.scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
-    Ok(with_etag(incident))
+    Ok(params::with_etag(&incident, incident.version))
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,30 +156,10 @@ fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
             },
         )
     });
-    let updated_since = p.updated_since.as_deref().and_then(|s| {
-        v.check(
-            "updatedSince",
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| "must be an RFC 3339 timestamp"),
-        )
-    });
-    let cursor = p
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .and_then(|c| v.check("cursor", Cursor::decode(c)));
-    let limit = match p.limit.as_deref() {
-        None | Some("") => Some(DEFAULT_LIMIT),
-        Some(s) => v.check(
-            "limit",
-            s.parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}")),
-        ),
-    };
-    let device_id = p.device_id.clone().filter(|d| !d.is_empty());
+    let updated_since = params::timestamp(&mut v, "updatedSince", p.updated_since.as_deref());
+    let cursor = params::cursor(&mut v, p.cursor.as_deref());
+    let limit = params::limit(&mut v, p.limit.as_deref());
+    let device_id = params::filter_text(&p.device_id);
     let q =
         p.q.as_deref()
             .map(str::trim)
@@ -218,7 +177,7 @@ fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
         sla_breached,
         updated_since,
         cursor,
-        limit: limit.unwrap_or(DEFAULT_LIMIT),
+        limit,
     })
 }
 
@@ -242,22 +201,6 @@ pub struct StatusRequest {
     reason: Option<String>,
 }
 
-/// `If-Match: "<version>"` (or `*`). Absent means "whatever is current".
-fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(raw) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = raw.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("invalid-if-match", "If-Match must be an ETag returned by this API"))
-}
-
 pub async fn change_status(
     State(state): State<AppState>,
     auth: Authorized<IncidentUpdate>,
@@ -265,8 +208,8 @@ pub async fn change_status(
     headers: HeaderMap,
     body: ApiJson<StatusRequest>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
-    let expected = if_match(&headers)?;
+    let id = params::id(prefix::INCIDENT, "incident", &id)?;
+    let expected = params::if_match(&headers)?;
     let mut v = Validator::new();
     let to = v.check(
         "status",
@@ -282,14 +225,7 @@ pub async fn change_status(
     let current = incidents::get(state.db.as_ref(), scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
-    if let Some(want) = expected
-        && want != current.version
-    {
-        return Err(ApiError::PreconditionFailed(format!(
-            "incident is at version {}, not {want}; reload and retry",
-            current.version
-        )));
-    }
+    params::check_version(expected, current.version, "incident")?;
     let now = essp_domain::now();
     let change = plan_transition(&current, to, &reason, now).map_err(|e| match e {
         TransitionError::ReasonRequired => ApiError::field("reason", e.to_string()),
@@ -307,7 +243,7 @@ pub async fn change_status(
         })
     })
     .await?;
-    Ok(with_etag(updated))
+    Ok(params::with_etag(&updated, updated.version))
 }
 
 fn concurrent_update() -> ApiError {
@@ -325,7 +261,7 @@ async fn record(
     before: Option<&Incident>,
     after: &Incident,
 ) -> Result<(), ApiError> {
-    let json = |i: &Incident| serde_json::to_value(i).map_err(|e| ApiError::Internal(e.to_string()));
+    let json = |i: &Incident| params::to_json(i);
     let change = Change {
         tenant: &after.tenant_id,
         school: &after.school_id,
@@ -357,8 +293,8 @@ pub async fn edit(
     headers: HeaderMap,
     body: ApiJson<EditRequest>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
-    let expected = if_match(&headers)?;
+    let id = params::id(prefix::INCIDENT, "incident", &id)?;
+    let expected = params::if_match(&headers)?;
     let r = &body.value;
     let mut v = Validator::new();
     let edit = IncidentEdit {
@@ -387,14 +323,7 @@ pub async fn edit(
     let current = incidents::get(state.db.as_ref(), &scope, &id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
-    if let Some(want) = expected
-        && want != current.version
-    {
-        return Err(ApiError::PreconditionFailed(format!(
-            "incident is at version {}, not {want}; reload and retry",
-            current.version
-        )));
-    }
+    params::check_version(expected, current.version, "incident")?;
     let next = apply_edit(&current, &edit, &state.config.sla, essp_domain::now());
     let actor = auth.actor.clone();
     let updated = crate::tx::run(&state, move |tx| {
@@ -407,5 +336,5 @@ pub async fn edit(
         })
     })
     .await?;
-    Ok(with_etag(updated))
+    Ok(params::with_etag(&updated, updated.version))
 }

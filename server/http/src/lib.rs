@@ -8,19 +8,21 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod incidents;
+pub mod params;
 pub mod problem;
 pub mod ratelimit;
 pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod tx;
+pub mod work_orders;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 
 pub use state::{AppState, HttpConfig, Readiness, ReadinessCheck};
 
@@ -32,13 +34,33 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::edit))
         .route("/v1/incidents/{id}/status", patch(incidents::change_status))
+        .route("/v1/work-orders", get(work_orders::list).post(work_orders::create))
+        .route("/v1/work-orders/{id}", get(work_orders::get).patch(work_orders::edit))
+        .route("/v1/work-orders/{id}/status", patch(work_orders::change_status))
+        .route("/v1/work-orders/{id}/reject", post(work_orders::reject))
+        .route("/v1/work-orders/{id}/rework-history", get(work_orders::rework_history))
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));
-    if let Some((read, write, configs)) = state.config.rate_limits.as_ref().and_then(ratelimit::layers) {
-        api = api.layer(read).layer(write);
-        ratelimit::spawn_cleanup(configs.to_vec());
+    let mut bulk = Router::new()
+        .route("/v1/work-orders/bulk/status", post(work_orders::bulk_status))
+        .route("/v1/work-orders/bulk/assignment", post(work_orders::bulk_assignment))
+        .route("/v1/work-orders/bulk/approval", post(work_orders::bulk_approval));
+    // Each request counts against one budget: bulk routes have their own,
+    // stricter one; everything else the read or the write budget.
+    if let Some(limits) = &state.config.rate_limits {
+        let mut configs = Vec::new();
+        if let Some((read, write, both)) = ratelimit::layers(limits) {
+            api = api.layer(read).layer(write);
+            configs.extend(both);
+        }
+        if let Some((layer, config)) = ratelimit::bulk_layer(limits) {
+            bulk = bulk.layer(layer);
+            configs.push(config);
+        }
+        ratelimit::spawn_cleanup(configs);
     }
+    let api = api.merge(bulk);
 
     // Probes and scrapes: never authenticated, never rate limited.
     let mut infra = Router::new()

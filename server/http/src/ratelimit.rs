@@ -96,6 +96,17 @@ pub fn layers(limits: &RateLimits) -> Option<(Layer, Layer, [Arc<Config>; 2])> {
     Some((layer(&read), layer(&write), [read, write]))
 }
 
+/// The stricter tier for bulk and import routes: a tenth of the write
+/// budget (at least 1 a minute), burst 2.
+pub fn bulk_layer(limits: &RateLimits) -> Option<(Layer, Arc<Config>)> {
+    let c = config(
+        (limits.write_per_minute / 10).max(1),
+        2,
+        vec![Method::POST, Method::PUT, Method::PATCH],
+    )?;
+    Some((GovernorLayer::new(c.clone()).error_handler(too_many), c))
+}
+
 /// Forgets idle keys now and then so the limiter's memory stays bounded.
 pub fn spawn_cleanup(configs: Vec<Arc<Config>>) {
     let weak: Vec<_> = configs.iter().map(Arc::downgrade).collect();

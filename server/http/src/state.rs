@@ -18,6 +18,11 @@ pub struct HttpConfig {
     pub school_header: String,
     pub body_limit_bytes: usize,
     pub sla: SlaPolicy,
+    /// `DEFAULT_REPAIR_LOCATION`: the depot name accepted besides
+    /// `service_shop` and `on_site`, and the default for new work orders.
+    pub default_repair_location: String,
+    /// Times a work order may be sent back before it needs a new one.
+    pub max_rework: i64,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when rate limiting is disabled.

@@ -6,7 +6,7 @@ use essp_domain::Id;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::cursor::{Cursor, Page};
+use crate::cursor::{Cursor, Page, into_page};
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
 use crate::query::Query;
@@ -229,25 +229,13 @@ pub async fn list(ex: &dyn Executor, tenant: &str, f: &AuditFilter) -> Result<Pa
     if let Some(t) = f.until {
         q.and("created_at < {}", t);
     }
-    if let Some(c) = &f.cursor {
-        let ts = q.bind(c.created_at);
-        let id = q.bind(&c.id);
-        q.push(&format!(" AND (created_at, id) < ({ts}, {id})"));
-    }
-    let limit = q.bind(i64::from(f.limit) + 1);
-    q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+    q.keyset(f.cursor.as_ref(), f.limit);
     let rows = ex.fetch_all(q.sql(), q.params()).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let next_cursor = if items.len() > f.limit as usize {
-        items.truncate(f.limit as usize);
-        items.last().map(|e| Cursor {
-            created_at: e.created_at,
-            id: e.id.clone(),
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(into_page(items, f.limit, |e| Cursor {
+        created_at: e.created_at,
+        id: e.id.clone(),
+    }))
 }
 
 pub async fn get(ex: &dyn Executor, tenant: &str, id: &str) -> Result<Option<AuditEntry>> {

@@ -49,6 +49,18 @@ pub struct Page<T> {
     pub next_cursor: Option<Cursor>,
 }
 
+/// Cuts the extra row fetched by [`crate::query::Query::keyset`] and
+/// derives the next cursor from the last item kept.
+pub fn into_page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use essp_domain::incident::{Incident, IncidentStatus, Severity, StatusChange};
 use essp_domain::{Id, Scope};
 
-use crate::cursor::{Cursor, Page};
+use crate::cursor::{Cursor, Page, into_page};
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
@@ -96,26 +96,14 @@ pub async fn list(ex: &dyn Executor, scope: &Scope, f: &IncidentFilter) -> Resul
             like_contains(text),
         );
     }
-    if let Some(c) = &f.cursor {
-        let ts = q.bind(c.created_at);
-        let id = q.bind(&c.id);
-        q.push(&format!(" AND (created_at, id) < ({ts}, {id})"));
-    }
-    let limit = q.bind(i64::from(f.limit) + 1);
-    q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+    q.keyset(f.cursor.as_ref(), f.limit);
 
     let rows = ex.fetch_all(q.sql(), q.params()).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let next_cursor = if items.len() > f.limit as usize {
-        items.truncate(f.limit as usize);
-        items.last().map(|i| Cursor {
-            created_at: i.created_at,
-            id: i.id.to_string(),
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(into_page(items, f.limit, |i| Cursor {
+        created_at: i.created_at,
+        id: i.id.to_string(),
+    }))
 }
 
 /// Applies a planned status change as a compare-and-set on the status and

@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod migrate;
 pub mod query;
 pub mod value;
+pub mod work_orders;
 
 pub use error::StoreError;
 pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};

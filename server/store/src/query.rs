@@ -39,6 +39,21 @@ impl Query {
         self
     }
 
+    /// Appends the keyset condition for `cursor` (newest first on
+    /// `(created_at, id)`), the order, and a limit of one more row than the
+    /// page so [`crate::cursor::into_page`] can tell whether another follows.
+    pub fn keyset(&mut self, cursor: Option<&crate::cursor::Cursor>, limit: u32) -> &mut Self {
+        if let Some(c) = cursor {
+            let ts = self.bind(c.created_at);
+            let id = self.bind(&c.id);
+            self.sql.push_str(&format!(" AND (created_at, id) < ({ts}, {id})"));
+        }
+        let n = self.bind(i64::from(limit) + 1);
+        self.sql
+            .push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {n}"));
+        self
+    }
+
     pub fn sql(&self) -> &str {
         &self.sql
     }

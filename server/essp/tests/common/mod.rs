@@ -24,7 +24,9 @@ pub fn base_command(db: &TestDb, data_dir: &std::path::Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ESSP_DATA_DIR", data_dir)
         .env("LOG_LEVEL", "info")
-        .env("HTTP_ADDR", "127.0.0.1:0");
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        // Scenarios make many quick requests; the rate-limit tests turn it on.
+        .env("RATE_LIMIT_ENABLED", "false");
     if db.db.engine() == essp_store::Engine::Postgres {
         cmd.env("PG_DSN", &db.url);
     } else {

@@ -23,6 +23,11 @@ permissions! {
     IncidentCreate => "incident:create",
     IncidentUpdate => "incident:update",
     AuditRead => "audit:read",
+    WorkOrderRead => "workorder:read",
+    WorkOrderCreate => "workorder:create",
+    WorkOrderUpdate => "workorder:update",
+    WorkOrderReview => "workorder:review",
+    WorkOrderApproval => "workorder:approval",
 }
 
 #[cfg(test)]
