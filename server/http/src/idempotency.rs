@@ -54,6 +54,16 @@ pub struct Created {
 }
 
 impl Created {
+    /// The entity as the JSON body, with its `Location` and version ETag.
+    pub fn json<T: serde::Serialize>(entity: &T, location: String, version: i64) -> Result<Created, ApiError> {
+        let body = serde_json::to_string(entity).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Created {
+            location,
+            body,
+            etag: Some(crate::params::etag(version)),
+        })
+    }
+
     pub fn into_stored(self, request_hash: String) -> StoredResponse {
         StoredResponse {
             request_hash,
@@ -100,11 +110,13 @@ pub fn respond(created: &Created) -> Response {
 /// Runs a create: replays a known key, otherwise calls `write` inside a
 /// transaction and stores the response with it. Two racing requests with
 /// one key: the loser's transaction rolls back and it replays the winner's.
+/// `metric` counts real creations, never replays.
 pub async fn create<W>(
     state: &AppState,
     tenant: &str,
     key: &IdempotencyKey,
     hash: String,
+    metric: &'static str,
     write: W,
 ) -> Result<Response, ApiError>
 where
@@ -146,5 +158,6 @@ where
         }
     }
     tx.commit().await?;
+    metrics::counter!(metric).increment(1);
     Ok(response)
 }

@@ -85,23 +85,21 @@ pub async fn create(
     let incident = new_incident(scope, &body.value, &state, &auth.actor.subject)?;
     let hash = idempotency::request_hash("POST /v1/incidents", &body.raw);
     let actor = auth.actor.clone();
-    let response = idempotency::create(&state, scope.tenant(), &key, hash, move |tx| {
-        Box::pin(async move {
-            incidents::insert(tx, &incident).await?;
-            record(tx, &actor, "create", None, &incident).await?;
-            let body = serde_json::to_string(&incident).map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(Created {
-                location: format!("/v1/incidents/{}", incident.id),
-                body,
-                etag: Some(params::etag(incident.version)),
+    idempotency::create(
+        &state,
+        scope.tenant(),
+        &key,
+        hash,
+        "incidents_created_total",
+        move |tx| {
+            Box::pin(async move {
+                incidents::insert(tx, &incident).await?;
+                record(tx, &actor, "create", None, &incident).await?;
+                Created::json(&incident, format!("/v1/incidents/{}", incident.id), incident.version)
             })
-        })
-    })
-    .await?;
-    if response.status() == axum::http::StatusCode::CREATED && !response.headers().contains_key("idempotent-replayed") {
-        metrics::counter!("incidents_created_total").increment(1);
-    }
-    Ok(response)
+        },
+    )
+    .await
 }
 
 pub async fn get(

@@ -213,23 +213,21 @@ pub async fn create(
     };
     let hash = idempotency::request_hash("POST /v1/work-orders", &body.raw);
     let actor = auth.actor.clone();
-    let response = idempotency::create(&state, scope.tenant(), &key, hash, move |tx| {
-        Box::pin(async move {
-            work_orders::insert(tx, &wo).await?;
-            record(tx, &actor, "create", None, &wo).await?;
-            let body = serde_json::to_string(&wo).map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(Created {
-                location: format!("/v1/work-orders/{}", wo.id),
-                body,
-                etag: Some(params::etag(wo.version)),
+    idempotency::create(
+        &state,
+        scope.tenant(),
+        &key,
+        hash,
+        "work_orders_created_total",
+        move |tx| {
+            Box::pin(async move {
+                work_orders::insert(tx, &wo).await?;
+                record(tx, &actor, "create", None, &wo).await?;
+                Created::json(&wo, format!("/v1/work-orders/{}", wo.id), wo.version)
             })
-        })
-    })
-    .await?;
-    if response.status() == axum::http::StatusCode::CREATED && !response.headers().contains_key("idempotent-replayed") {
-        metrics::counter!("work_orders_created_total").increment(1);
-    }
-    Ok(response)
+        },
+    )
+    .await
 }
 
 pub async fn get(

@@ -5,7 +5,7 @@ use essp_domain::incident::{Incident, IncidentStatus, Severity, StatusChange};
 use essp_domain::{Id, Scope};
 
 use crate::cursor::{Cursor, Page, into_page};
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
 use crate::value::{Row, Value};
@@ -139,12 +139,6 @@ pub async fn apply_status(
     row.as_ref().map(from_row).transpose()
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(row: &Row, column: &str) -> Result<T> {
-    row.text(column)?
-        .parse()
-        .map_err(|e: String| StoreError::decode(column, e))
-}
-
 fn from_row(row: &Row) -> Result<Incident> {
     Ok(Incident {
         id: Id::from_trusted(row.text("id")?),
@@ -152,8 +146,8 @@ fn from_row(row: &Row) -> Result<Incident> {
         school_id: row.text("school_id")?,
         device_id: row.text("device_id")?,
         category: row.text("category")?,
-        severity: parse(row, "severity")?,
-        status: parse(row, "status")?,
+        severity: row.parse("severity")?,
+        status: row.parse("status")?,
         title: row.text("title")?,
         description: row.text("description")?,
         reported_by: row.text("reported_by")?,

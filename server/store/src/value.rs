@@ -119,6 +119,13 @@ impl Row {
         }
     }
 
+    /// A text column parsed into a closed set (status, severity, …).
+    pub fn parse<T: std::str::FromStr<Err = String>>(&self, column: &str) -> Result<T> {
+        self.text(column)?
+            .parse()
+            .map_err(|e: String| StoreError::decode(column, e))
+    }
+
     pub fn i64(&self, column: &str) -> Result<i64> {
         match self.raw(column)? {
             Value::I64(n) => Ok(*n),

@@ -7,7 +7,7 @@ use essp_domain::{Id, Scope};
 use serde::Serialize;
 
 use crate::cursor::{Cursor, Page, into_page};
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::Query;
 use crate::value::{Row, Value};
@@ -207,21 +207,15 @@ pub async fn rework_history(ex: &dyn Executor, scope: &Scope, work_order_id: &st
                 id: r.text("id")?,
                 work_order_id: r.text("work_order_id")?,
                 seq: r.i64("seq")?,
-                from_status: parse(r, "from_status")?,
-                to_status: parse(r, "to_status")?,
-                category: parse(r, "category")?,
+                from_status: r.parse("from_status")?,
+                to_status: r.parse("to_status")?,
+                category: r.parse("category")?,
                 reason: r.text("reason")?,
                 actor: r.text("actor")?,
                 created_at: r.timestamp("created_at")?,
             })
         })
         .collect()
-}
-
-fn parse<T: std::str::FromStr<Err = String>>(row: &Row, column: &str) -> Result<T> {
-    row.text(column)?
-        .parse()
-        .map_err(|e: String| StoreError::decode(column, e))
 }
 
 fn from_row(r: &Row) -> Result<WorkOrder> {
@@ -231,7 +225,7 @@ fn from_row(r: &Row) -> Result<WorkOrder> {
         school_id: r.text("school_id")?,
         incident_id: r.text("incident_id")?,
         device_id: r.text("device_id")?,
-        status: parse(r, "status")?,
+        status: r.parse("status")?,
         service_shop_id: r.text("service_shop_id")?,
         assigned_staff_id: r.text("assigned_staff_id")?,
         assigned_to: r.text("assigned_to")?,
@@ -242,7 +236,7 @@ fn from_row(r: &Row) -> Result<WorkOrder> {
         project_id: r.text("project_id")?,
         phase_id: r.text("phase_id")?,
         onsite_contact_id: r.text("onsite_contact_id")?,
-        approval_status: parse(r, "approval_status")?,
+        approval_status: r.parse("approval_status")?,
         rework_count: r.i64("rework_count")?,
         last_rework_at: r.opt_timestamp("last_rework_at")?,
         last_rework_reason: r.text("last_rework_reason")?,
