@@ -11,6 +11,7 @@ pub mod error;
 pub mod id;
 pub mod incident;
 pub mod scope;
+pub mod shop;
 pub mod sla;
 pub mod work_order;
 

@@ -51,6 +51,7 @@ pub async fn list(
     auth: TenantAuthorized<AuditRead>,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse>> {
+    auth.require_all_schools()?;
     let mut v = Validator::new();
     let since = p
         .start_date
@@ -85,6 +86,7 @@ pub async fn get(
     auth: TenantAuthorized<AuditRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntry>> {
+    auth.require_all_schools()?;
     params::id("audit", "audit", &id)?;
     let entry = audit::get(state.db.as_ref(), &auth.tenant, &id)
         .await?
@@ -94,5 +96,6 @@ pub async fn get(
 
 /// Walks the tenant's whole chain (same check as `essp audit verify`).
 pub async fn verify(State(state): State<AppState>, auth: TenantAuthorized<AuditRead>) -> ApiResult<Json<ChainReport>> {
+    auth.require_all_schools()?;
     Ok(Json(audit::verify(state.db.as_ref(), &auth.tenant).await?))
 }

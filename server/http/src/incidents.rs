@@ -11,7 +11,6 @@ use essp_domain::incident::{
     Incident, IncidentEdit, IncidentStatus, Severity, TransitionError, apply_edit, parse_category, plan_transition,
 };
 use essp_domain::{Id, Scope};
-use essp_store::audit::{self, Change};
 use essp_store::incidents::{self, IncidentFilter};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +20,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
+use crate::recording::{self, Subject};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -259,18 +259,13 @@ async fn record(
     before: Option<&Incident>,
     after: &Incident,
 ) -> Result<(), ApiError> {
-    let json = |i: &Incident| params::to_json(i);
-    let change = Change {
+    let subject = Subject {
         tenant: &after.tenant_id,
         school: &after.school_id,
-        action,
         entity_type: "incident",
         entity_id: after.id.as_str(),
-        before: before.map(json).transpose()?,
-        after: Some(json(after)?),
     };
-    audit::append(tx, &actor.audit(), change, after.updated_at).await?;
-    Ok(())
+    recording::record(tx, actor, subject, action, before, Some(after), after.updated_at).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,9 @@ pub mod incidents;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
+pub mod recording;
 pub mod security;
+pub mod shops;
 pub mod state;
 pub mod telemetry;
 pub mod tx;
@@ -39,6 +41,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/work-orders/{id}/status", patch(work_orders::change_status))
         .route("/v1/work-orders/{id}/reject", post(work_orders::reject))
         .route("/v1/work-orders/{id}/rework-history", get(work_orders::rework_history))
+        .route("/v1/service-shops", get(shops::list_shops).post(shops::create_shop))
+        .route(
+            "/v1/service-shops/{id}",
+            get(shops::get_shop)
+                .patch(shops::update_shop)
+                .delete(shops::delete_shop),
+        )
+        .route("/v1/service-staff", get(shops::list_staff).post(shops::create_staff))
+        .route("/v1/service-staff/stats", get(shops::staff_stats))
+        .route(
+            "/v1/service-staff/{id}",
+            get(shops::get_staff)
+                .patch(shops::update_staff)
+                .delete(shops::delete_staff),
+        )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));

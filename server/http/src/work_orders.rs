@@ -14,7 +14,6 @@ use essp_domain::work_order::{
     parse_repair_location, parse_task_type,
 };
 use essp_domain::{Id, Scope};
-use essp_store::audit::{self, Change};
 use essp_store::work_orders::{self, ReworkEntry, WorkOrderFilter};
 use essp_store::{Executor, incidents};
 use serde::{Deserialize, Serialize};
@@ -26,6 +25,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
+use crate::recording::{self, Subject};
 use crate::state::AppState;
 
 const PREFIX: &str = "wo";
@@ -71,17 +71,13 @@ async fn record(
     before: Option<&WorkOrder>,
     after: &WorkOrder,
 ) -> ApiResult<()> {
-    let change = Change {
+    let subject = Subject {
         tenant: &after.tenant_id,
         school: &after.school_id,
-        action,
         entity_type: "work_order",
         entity_id: after.id.as_str(),
-        before: before.map(params::to_json).transpose()?,
-        after: Some(params::to_json(after)?),
     };
-    audit::append(tx, &actor.audit(), change, after.updated_at).await?;
-    Ok(())
+    recording::record(tx, actor, subject, action, before, Some(after), after.updated_at).await
 }
 
 // ---- create, read, list ----
@@ -381,16 +377,22 @@ async fn follow_on_incident(
         let updated = incidents::apply_status(tx, scope, &incident_id, incident.version, &change, after.updated_at)
             .await?
             .ok_or_else(|| ApiError::conflict("concurrent-update", "the incident changed meanwhile; retry"))?;
-        let change = Change {
+        let subject = Subject {
             tenant: &updated.tenant_id,
             school: &updated.school_id,
-            action: "status_change",
             entity_type: "incident",
             entity_id: updated.id.as_str(),
-            before: Some(params::to_json(&incident)?),
-            after: Some(params::to_json(&updated)?),
         };
-        audit::append(tx, &actor.audit(), change, updated.updated_at).await?;
+        recording::record(
+            tx,
+            actor,
+            subject,
+            "status_change",
+            Some(&incident),
+            Some(&updated),
+            updated.updated_at,
+        )
+        .await?;
         incident = updated;
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod incidents;
 pub mod migrate;
 pub mod query;
+pub mod shops;
 pub mod value;
 pub mod work_orders;
 

@@ -233,12 +233,27 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
     }
 }
 
-/// Like [`Authorized`], for tenant-wide views (audit, catalogues): no school
-/// is selected, so the caller must have access to every school.
+/// Like [`Authorized`], for tenant-wide resources (service shops, staff,
+/// audit): no school is selected.
 pub struct TenantAuthorized<P> {
     pub actor: Actor,
     pub tenant: String,
+    all_schools: bool,
     _permission: PhantomData<P>,
+}
+
+impl<P> TenantAuthorized<P> {
+    /// Views spanning every school's data (the audit trail) need access to
+    /// every school of the tenant.
+    pub fn require_all_schools(&self) -> Result<(), ApiError> {
+        if self.all_schools {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this view needs access to every school of the tenant".into(),
+            ))
+        }
+    }
 }
 
 impl<P: Permission + Send + Sync> FromRequestParts<AppState> for TenantAuthorized<P> {
@@ -246,14 +261,10 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for TenantAuthorize
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (identity, tenant) = authorize_tenant(parts, state, P::NAME)?;
-        if identity.schools != Schools::All {
-            return Err(ApiError::Forbidden(
-                "this view needs access to every school of the tenant".into(),
-            ));
-        }
         Ok(TenantAuthorized {
             actor: actor(identity, parts),
             tenant,
+            all_schools: identity.schools == Schools::All,
             _permission: PhantomData,
         })
     }

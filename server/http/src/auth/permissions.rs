@@ -28,6 +28,12 @@ permissions! {
     WorkOrderUpdate => "workorder:update",
     WorkOrderReview => "workorder:review",
     WorkOrderApproval => "workorder:approval",
+    ServiceShopRead => "serviceshop:read",
+    ServiceShopCreate => "serviceshop:create",
+    ServiceShopUpdate => "serviceshop:update",
+    ServiceStaffRead => "servicestaff:read",
+    ServiceStaffCreate => "servicestaff:create",
+    ServiceStaffUpdate => "servicestaff:update",
 }
 
 #[cfg(test)]

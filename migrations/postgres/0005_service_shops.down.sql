@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS service_staff;
+DROP TABLE IF EXISTS service_shops;

@@ -1,0 +1,549 @@
+//! `/v1/service-shops` and `/v1/service-staff`: the repair network. Tenant
+//! wide; every change audited in its transaction.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use essp_domain::Id;
+use essp_domain::error::{Validator, optional_text, required_text};
+use essp_domain::scope::parse_scope_part;
+use essp_domain::shop::{CoverageLevel, ServiceShop, ServiceStaff, StaffRole, parse_phone};
+use essp_store::shops::{self, ShopFilter, StaffFilter, StaffStats};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::permissions::{
+    ServiceShopCreate, ServiceShopRead, ServiceShopUpdate, ServiceStaffCreate, ServiceStaffRead, ServiceStaffUpdate,
+};
+use crate::auth::{Actor, TenantAuthorized};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::params;
+use crate::problem::{ApiError, ApiResult};
+use crate::recording::{self, Subject};
+use crate::state::AppState;
+
+fn subject<'a>(tenant: &'a str, entity_type: &'a str, id: &'a Id) -> Subject<'a> {
+    Subject {
+        tenant,
+        school: "",
+        entity_type,
+        entity_id: id.as_str(),
+    }
+}
+
+fn code(v: &mut Validator, field: &str, raw: Option<&str>, required: bool) -> String {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => v.check(field, parse_scope_part(Some(r))).unwrap_or_default(),
+        None if required => {
+            v.push(field, "is required");
+            String::new()
+        }
+        None => String::new(),
+    }
+}
+
+fn flag(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<bool> {
+    raw.and_then(|a| v.check(field, a.parse::<bool>().map_err(|_| "must be true or false")))
+}
+
+// ---- shops ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShopBody {
+    name: Option<String>,
+    location: Option<String>,
+    county_code: Option<String>,
+    county_name: Option<String>,
+    sub_county_code: Option<String>,
+    sub_county_name: Option<String>,
+    coverage_level: Option<String>,
+    active: Option<bool>,
+}
+
+/// Applies the body's fields onto `shop` (all of them on create, the
+/// present ones on update), validating each.
+fn apply_shop(shop: &mut ServiceShop, b: &ShopBody, creating: bool) -> ApiResult<()> {
+    let mut v = Validator::new();
+    if creating || b.name.is_some() {
+        shop.name = v
+            .check("name", required_text(b.name.as_deref(), 200))
+            .unwrap_or_default();
+    }
+    if let Some(l) = &b.location {
+        shop.location = v.check("location", optional_text(Some(l), 500)).unwrap_or_default();
+    }
+    if creating || b.county_code.is_some() {
+        shop.county_code = code(&mut v, "countyCode", b.county_code.as_deref(), true);
+    }
+    if let Some(n) = &b.county_name {
+        shop.county_name = v.check("countyName", optional_text(Some(n), 200)).unwrap_or_default();
+    }
+    if b.sub_county_code.is_some() {
+        shop.sub_county_code = code(&mut v, "subCountyCode", b.sub_county_code.as_deref(), false);
+    }
+    if let Some(n) = &b.sub_county_name {
+        shop.sub_county_name = v
+            .check("subCountyName", optional_text(Some(n), 200))
+            .unwrap_or_default();
+    }
+    if let Some(c) = &b.coverage_level
+        && let Some(level) = v.check("coverageLevel", c.parse::<CoverageLevel>())
+    {
+        shop.coverage_level = level;
+    }
+    if let Some(a) = b.active {
+        shop.active = a;
+    }
+    if shop.coverage_level == CoverageLevel::SubCounty && shop.sub_county_code.is_empty() {
+        v.push("subCountyCode", "is required for sub_county coverage");
+    }
+    v.finish()?;
+    Ok(())
+}
+
+pub async fn create_shop(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceShopCreate>,
+    key: IdempotencyKey,
+    body: ApiJson<ShopBody>,
+) -> ApiResult<Response> {
+    let now = essp_domain::now();
+    let mut shop = ServiceShop {
+        id: Id::new("shop"),
+        tenant_id: auth.tenant.clone(),
+        name: String::new(),
+        location: String::new(),
+        county_code: String::new(),
+        county_name: String::new(),
+        sub_county_code: String::new(),
+        sub_county_name: String::new(),
+        coverage_level: CoverageLevel::County,
+        // Unlike the original (omitted = inactive), a new shop is active.
+        active: true,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    apply_shop(&mut shop, &body.value, true)?;
+    let hash = idempotency::request_hash("POST /v1/service-shops", &body.raw);
+    let actor = auth.actor.clone();
+    idempotency::create(
+        &state,
+        &auth.tenant,
+        &key,
+        hash,
+        "service_shops_created_total",
+        move |tx| {
+            Box::pin(async move {
+                shops::insert_shop(tx, &shop).await?;
+                recording::record(
+                    tx,
+                    &actor,
+                    subject(&shop.tenant_id, "service_shop", &shop.id),
+                    "create",
+                    None,
+                    Some(&shop),
+                    now,
+                )
+                .await?;
+                Created::json(&shop, format!("/v1/service-shops/{}", shop.id), shop.version)
+            })
+        },
+    )
+    .await
+}
+
+async fn load_shop(state: &AppState, tenant: &str, raw: &str) -> ApiResult<ServiceShop> {
+    let id = params::id("shop", "service shop", raw)?;
+    shops::get_shop(state.db.as_ref(), tenant, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("service shop"))
+}
+
+pub async fn get_shop(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceShopRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let shop = load_shop(&state, &auth.tenant, &id).await?;
+    Ok(params::with_etag(&shop, shop.version))
+}
+
+pub async fn update_shop(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceShopUpdate>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: ApiJson<ShopBody>,
+) -> ApiResult<Response> {
+    let expected = params::if_match(&headers)?;
+    let current = load_shop(&state, &auth.tenant, &id).await?;
+    params::check_version(expected, current.version, "service shop")?;
+    let mut next = current.clone();
+    apply_shop(&mut next, &body.value, false)?;
+    next.updated_at = essp_domain::now();
+    let actor = auth.actor.clone();
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let saved = shops::save_shop(tx, current.version, &next)
+                .await?
+                .ok_or_else(concurrent)?;
+            let subj = subject(&saved.tenant_id, "service_shop", &saved.id);
+            recording::record(
+                tx,
+                &actor,
+                subj,
+                "update",
+                Some(&current),
+                Some(&saved),
+                saved.updated_at,
+            )
+            .await?;
+            Ok(saved)
+        })
+    })
+    .await?;
+    Ok(params::with_etag(&saved, saved.version))
+}
+
+/// Deletes a shop without staff (deactivate it otherwise: `active: false`).
+pub async fn delete_shop(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceShopUpdate>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let current = load_shop(&state, &auth.tenant, &id).await?;
+    if shops::staff_count_in_shop(state.db.as_ref(), &auth.tenant, current.id.as_str()).await? > 0 {
+        return Err(ApiError::conflict(
+            "shop-has-staff",
+            "the shop still has staff; move or remove them, or deactivate the shop",
+        ));
+    }
+    delete(&state, &auth.actor, "service_shop", current, |tx, s| {
+        Box::pin(shops::delete_shop(tx, &s.tenant_id, s.id.as_str()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShopListParams {
+    county_code: Option<String>,
+    sub_county_code: Option<String>,
+    active: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+impl<T> From<essp_store::cursor::Page<T>> for Listing<T> {
+    fn from(p: essp_store::cursor::Page<T>) -> Self {
+        Listing {
+            items: p.items,
+            next_cursor: p.next_cursor.map(|c| c.encode()),
+        }
+    }
+}
+
+pub async fn list_shops(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceShopRead>,
+    ApiQuery(p): ApiQuery<ShopListParams>,
+) -> ApiResult<Json<Listing<ServiceShop>>> {
+    let mut v = Validator::new();
+    let f = ShopFilter {
+        county_code: params::filter_text(&p.county_code),
+        sub_county_code: params::filter_text(&p.sub_county_code),
+        active: flag(&mut v, "active", p.active.as_deref()),
+        cursor: params::cursor(&mut v, p.cursor.as_deref()),
+        limit: params::limit(&mut v, p.limit.as_deref()),
+    };
+    v.finish()?;
+    Ok(Json(
+        shops::list_shops(state.db.as_ref(), &auth.tenant, &f).await?.into(),
+    ))
+}
+
+// ---- staff ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaffBody {
+    service_shop_id: Option<String>,
+    user_id: Option<String>,
+    role: Option<String>,
+    phone: Option<String>,
+    active: Option<bool>,
+}
+
+fn apply_staff(staff: &mut ServiceStaff, b: &StaffBody, creating: bool) -> ApiResult<()> {
+    let mut v = Validator::new();
+    if creating || b.service_shop_id.is_some() {
+        staff.service_shop_id = b
+            .service_shop_id
+            .as_deref()
+            .and_then(|s| v.check("serviceShopId", Id::parse("shop", s)))
+            .map(Id::into_string)
+            .unwrap_or_default();
+        if b.service_shop_id.is_none() {
+            v.push("serviceShopId", "is required");
+        }
+    }
+    if creating || b.user_id.is_some() {
+        staff.user_id = v
+            .check("userId", required_text(b.user_id.as_deref(), 255))
+            .unwrap_or_default();
+    }
+    if (creating || b.role.is_some())
+        && let Some(role) = v.check(
+            "role",
+            required_text(b.role.as_deref(), 32).and_then(|r| r.parse::<StaffRole>()),
+        )
+    {
+        staff.role = role;
+    }
+    if let Some(p) = &b.phone {
+        staff.phone = v.check("phone", parse_phone(p)).unwrap_or_default();
+    }
+    if let Some(a) = b.active {
+        staff.active = a;
+    }
+    v.finish()?;
+    Ok(())
+}
+
+/// The staff member's shop must be one of this tenant's.
+async fn require_shop(state: &AppState, tenant: &str, shop_id: &str) -> ApiResult<()> {
+    match shops::get_shop(state.db.as_ref(), tenant, shop_id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Unprocessable {
+            code: "unknown-shop",
+            detail: format!("service shop {shop_id} does not exist"),
+        }),
+    }
+}
+
+pub async fn create_staff(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffCreate>,
+    key: IdempotencyKey,
+    body: ApiJson<StaffBody>,
+) -> ApiResult<Response> {
+    let now = essp_domain::now();
+    let mut staff = ServiceStaff {
+        id: Id::new("staff"),
+        tenant_id: auth.tenant.clone(),
+        service_shop_id: String::new(),
+        user_id: String::new(),
+        role: StaffRole::AssistantTechnician,
+        phone: String::new(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    apply_staff(&mut staff, &body.value, true)?;
+    require_shop(&state, &auth.tenant, &staff.service_shop_id).await?;
+    let hash = idempotency::request_hash("POST /v1/service-staff", &body.raw);
+    let actor = auth.actor.clone();
+    idempotency::create(
+        &state,
+        &auth.tenant,
+        &key,
+        hash,
+        "service_staff_created_total",
+        move |tx| {
+            Box::pin(async move {
+                shops::insert_staff(tx, &staff).await.map_err(already_on_staff)?;
+                recording::record(
+                    tx,
+                    &actor,
+                    subject(&staff.tenant_id, "service_staff", &staff.id),
+                    "create",
+                    None,
+                    Some(&staff),
+                    now,
+                )
+                .await?;
+                Created::json(&staff, format!("/v1/service-staff/{}", staff.id), staff.version)
+            })
+        },
+    )
+    .await
+}
+
+fn already_on_staff(e: essp_store::StoreError) -> ApiError {
+    match e {
+        essp_store::StoreError::UniqueViolation { .. } => {
+            ApiError::conflict("duplicate", "this user is already on the staff of that shop")
+        }
+        other => other.into(),
+    }
+}
+
+async fn load_staff(state: &AppState, tenant: &str, raw: &str) -> ApiResult<ServiceStaff> {
+    let id = params::id("staff", "service staff", raw)?;
+    shops::get_staff(state.db.as_ref(), tenant, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("service staff"))
+}
+
+pub async fn get_staff(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let staff = load_staff(&state, &auth.tenant, &id).await?;
+    Ok(params::with_etag(&staff, staff.version))
+}
+
+pub async fn update_staff(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffUpdate>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: ApiJson<StaffBody>,
+) -> ApiResult<Response> {
+    let expected = params::if_match(&headers)?;
+    let current = load_staff(&state, &auth.tenant, &id).await?;
+    params::check_version(expected, current.version, "service staff")?;
+    let mut next = current.clone();
+    apply_staff(&mut next, &body.value, false)?;
+    if next.service_shop_id != current.service_shop_id {
+        require_shop(&state, &auth.tenant, &next.service_shop_id).await?;
+    }
+    next.updated_at = essp_domain::now();
+    let actor = auth.actor.clone();
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let saved = shops::save_staff(tx, current.version, &next)
+                .await
+                .map_err(already_on_staff)?
+                .ok_or_else(concurrent)?;
+            let subj = subject(&saved.tenant_id, "service_staff", &saved.id);
+            recording::record(
+                tx,
+                &actor,
+                subj,
+                "update",
+                Some(&current),
+                Some(&saved),
+                saved.updated_at,
+            )
+            .await?;
+            Ok(saved)
+        })
+    })
+    .await?;
+    Ok(params::with_etag(&saved, saved.version))
+}
+
+pub async fn delete_staff(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffUpdate>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let current = load_staff(&state, &auth.tenant, &id).await?;
+    delete(&state, &auth.actor, "service_staff", current, |tx, s| {
+        Box::pin(shops::delete_staff(tx, &s.tenant_id, s.id.as_str()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaffListParams {
+    service_shop_id: Option<String>,
+    role: Option<String>,
+    active: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn list_staff(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffRead>,
+    ApiQuery(p): ApiQuery<StaffListParams>,
+) -> ApiResult<Json<Listing<ServiceStaff>>> {
+    let mut v = Validator::new();
+    let f = StaffFilter {
+        service_shop_id: params::filter_text(&p.service_shop_id),
+        role: p.role.as_deref().and_then(|r| v.check("role", r.parse::<StaffRole>())),
+        active: flag(&mut v, "active", p.active.as_deref()),
+        cursor: params::cursor(&mut v, p.cursor.as_deref()),
+        limit: params::limit(&mut v, p.limit.as_deref()),
+    };
+    v.finish()?;
+    Ok(Json(
+        shops::list_staff(state.db.as_ref(), &auth.tenant, &f).await?.into(),
+    ))
+}
+
+pub async fn staff_stats(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ServiceStaffRead>,
+) -> ApiResult<Json<StaffStats>> {
+    Ok(Json(shops::staff_stats(state.db.as_ref(), &auth.tenant).await?))
+}
+
+// ---- shared ----
+
+fn concurrent() -> ApiError {
+    ApiError::conflict("concurrent-update", "changed by another request; reload and retry")
+}
+
+trait Entity: Serialize + Send + Sync + 'static {
+    fn tenant(&self) -> &str;
+    fn id(&self) -> &Id;
+}
+
+impl Entity for ServiceShop {
+    fn tenant(&self) -> &str {
+        &self.tenant_id
+    }
+    fn id(&self) -> &Id {
+        &self.id
+    }
+}
+
+impl Entity for ServiceStaff {
+    fn tenant(&self) -> &str {
+        &self.tenant_id
+    }
+    fn id(&self) -> &Id {
+        &self.id
+    }
+}
+
+/// Deletes `current` and audits it (before = the deleted row): 204.
+async fn delete<T: Entity>(
+    state: &AppState,
+    actor: &Actor,
+    entity_type: &'static str,
+    current: T,
+    remove: for<'a> fn(
+        &'a dyn essp_store::Executor,
+        &'a T,
+    ) -> futures::future::BoxFuture<'a, essp_store::error::Result<bool>>,
+) -> ApiResult<Response> {
+    let actor = actor.clone();
+    crate::tx::run(state, move |tx| {
+        Box::pin(async move {
+            if !remove(tx, &current).await? {
+                return Err(ApiError::NotFound("record"));
+            }
+            let subj = subject(current.tenant(), entity_type, current.id());
+            recording::record(tx, &actor, subj, "delete", Some(&current), None, essp_domain::now()).await
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
