@@ -14,6 +14,7 @@ pub mod scope;
 pub mod shop;
 pub mod sla;
 pub mod work_order;
+pub mod workflow;
 
 pub use error::{FieldError, ValidationError};
 pub use id::{Id, IdError};

@@ -195,6 +195,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             sla,
             default_repair_location: settings.work_orders.default_repair_location.clone(),
             max_rework: i64::from(settings.work_orders.max_rework),
+            scheduling_enabled: settings.work_orders.scheduling_enabled,
             trusted_proxies: crate::security::trusted_proxies(&settings)?,
             rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
                 read_per_minute: settings.rate_limit.read_rpm,

@@ -18,6 +18,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tx;
 pub mod work_orders;
+pub mod workflow;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -41,6 +42,28 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/work-orders/{id}/status", patch(work_orders::change_status))
         .route("/v1/work-orders/{id}/reject", post(work_orders::reject))
         .route("/v1/work-orders/{id}/rework-history", get(work_orders::rework_history))
+        .route("/v1/work-orders/{id}/schedule", post(workflow::create_schedule))
+        .route("/v1/work-orders/{id}/schedules", get(workflow::list_schedules))
+        .route(
+            "/v1/work-orders/{id}/deliverables",
+            get(workflow::list_deliverables).post(workflow::create_deliverable),
+        )
+        .route(
+            "/v1/work-orders/{id}/deliverables/{deliverable_id}/submit",
+            patch(workflow::submit_deliverable),
+        )
+        .route(
+            "/v1/work-orders/{id}/deliverables/{deliverable_id}/review",
+            patch(workflow::review_deliverable),
+        )
+        .route(
+            "/v1/work-orders/{id}/approvals",
+            get(workflow::list_approvals).post(workflow::request_approval),
+        )
+        .route(
+            "/v1/work-orders/{id}/approvals/{approval_id}/decide",
+            patch(workflow::decide_approval),
+        )
         .route("/v1/service-shops", get(shops::list_shops).post(shops::create_shop))
         .route(
             "/v1/service-shops/{id}",

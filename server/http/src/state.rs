@@ -23,6 +23,8 @@ pub struct HttpConfig {
     pub default_repair_location: String,
     /// Times a work order may be sent back before it needs a new one.
     pub max_rework: i64,
+    /// `ENABLE_WORK_ORDER_SCHEDULING`.
+    pub scheduling_enabled: bool,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when rate limiting is disabled.

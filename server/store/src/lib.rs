@@ -15,6 +15,7 @@ pub mod query;
 pub mod shops;
 pub mod value;
 pub mod work_orders;
+pub mod workflow;
 
 pub use error::StoreError;
 pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};

@@ -28,6 +28,8 @@ permissions! {
     WorkOrderUpdate => "workorder:update",
     WorkOrderReview => "workorder:review",
     WorkOrderApproval => "workorder:approval",
+    WorkOrderSchedule => "workorder:schedule",
+    WorkOrderDeliverable => "workorder:deliverable",
     ServiceShopRead => "serviceshop:read",
     ServiceShopCreate => "serviceshop:create",
     ServiceShopUpdate => "serviceshop:update",
