@@ -13,6 +13,9 @@ pub struct WorkOrderSettings {
     pub scheduling_enabled: bool,
     /// `ESSP_MAX_REWORK`: times a work order may be sent back (default 5).
     pub max_rework: u32,
+    /// `ESSP_TELEMETRY_DEDUPE_WINDOW`: repeats of one telemetry fault on one
+    /// device within this window stay one incident (default 1h).
+    pub telemetry_dedupe_window: Duration,
 }
 
 impl WorkOrderSettings {
@@ -22,6 +25,11 @@ impl WorkOrderSettings {
             default_repair_location: src.parse_or("DEFAULT_REPAIR_LOCATION", "service_shop".into(), parse::slug)?,
             scheduling_enabled: src.flag("ENABLE_WORK_ORDER_SCHEDULING", true)?,
             max_rework: src.parse_or("ESSP_MAX_REWORK", 5, parse::int_in(1..=100))?,
+            telemetry_dedupe_window: src.parse_or(
+                "ESSP_TELEMETRY_DEDUPE_WINDOW",
+                Duration::from_secs(3600),
+                parse::positive_duration,
+            )?,
         })
     }
 
@@ -30,6 +38,7 @@ impl WorkOrderSettings {
         out.set("DEFAULT_REPAIR_LOCATION", &self.default_repair_location);
         out.set("ENABLE_WORK_ORDER_SCHEDULING", self.scheduling_enabled);
         out.set("ESSP_MAX_REWORK", self.max_rework);
+        out.duration("ESSP_TELEMETRY_DEDUPE_WINDOW", self.telemetry_dedupe_window);
     }
 }
 

@@ -132,6 +132,7 @@ fn empty_source_gives_embedded_defaults() {
             default_repair_location: "service_shop".into(),
             scheduling_enabled: true,
             max_rework: 5,
+            telemetry_dedupe_window: Duration::from_secs(3600),
         }
     );
     assert_eq!(

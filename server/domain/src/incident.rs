@@ -117,6 +117,62 @@ pub struct Incident {
     pub version: i64,
 }
 
+/// The validated content of a new incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    pub device_id: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub severity: Severity,
+}
+
+impl Incident {
+    /// A freshly reported incident: status new, SLA deadline from severity.
+    pub fn open(
+        tenant: &str,
+        school: &str,
+        new: NewIncident,
+        reported_by: &str,
+        sla: &crate::sla::SlaPolicy,
+        now: DateTime<Utc>,
+    ) -> Incident {
+        Incident {
+            id: Id::new(crate::id::prefix::INCIDENT),
+            tenant_id: tenant.to_owned(),
+            school_id: school.to_owned(),
+            device_id: new.device_id,
+            category: new.category,
+            severity: new.severity,
+            status: IncidentStatus::New,
+            title: new.title,
+            description: new.description,
+            reported_by: reported_by.to_owned(),
+            sla_due_at: sla.due_at(now, new.severity),
+            sla_breached: false,
+            breached_at: None,
+            acknowledged_at: None,
+            resolved_at: None,
+            closed_at: None,
+            status_reason: String::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// Device telemetry names severities loosely (`crit`, `critial`, `med`);
+/// anything unrecognised is low.
+pub fn telemetry_severity(raw: &str) -> Severity {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "critical" | "critial" | "crit" => Severity::Critical,
+        "high" => Severity::High,
+        "medium" | "med" => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("cannot move an incident from {from} to {to}; allowed: {}", allowed(*.from))]
@@ -343,6 +399,20 @@ mod tests {
             now,
         );
         assert_eq!((t.title.as_str(), t.sla_due_at), ("x", i.sla_due_at));
+    }
+
+    #[test]
+    fn telemetry_severities_are_lenient() {
+        for (raw, want) in [
+            ("CRIT", Severity::Critical),
+            ("critial", Severity::Critical),
+            ("high", Severity::High),
+            ("med", Severity::Medium),
+            ("warning", Severity::Low),
+            ("", Severity::Low),
+        ] {
+            assert_eq!(telemetry_severity(raw), want, "{raw}");
+        }
     }
 
     #[test]

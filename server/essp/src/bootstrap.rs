@@ -196,6 +196,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             default_repair_location: settings.work_orders.default_repair_location.clone(),
             max_rework: i64::from(settings.work_orders.max_rework),
             scheduling_enabled: settings.work_orders.scheduling_enabled,
+            telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,
             trusted_proxies: crate::security::trusted_proxies(&settings)?,
             rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
                 read_per_minute: settings.rate_limit.read_rpm,

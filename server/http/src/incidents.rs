@@ -5,12 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use essp_domain::Scope;
 use essp_domain::error::{Validator, optional_text, required_text};
 use essp_domain::id::prefix;
 use essp_domain::incident::{
-    Incident, IncidentEdit, IncidentStatus, Severity, TransitionError, apply_edit, parse_category, plan_transition,
+    Incident, IncidentEdit, IncidentStatus, NewIncident, Severity, TransitionError, apply_edit, parse_category,
+    plan_transition,
 };
-use essp_domain::{Id, Scope};
 use essp_store::incidents::{self, IncidentFilter};
 use serde::{Deserialize, Serialize};
 
@@ -50,29 +51,21 @@ fn new_incident(scope: &Scope, req: &CreateIncident, state: &AppState, actor: &s
     else {
         return Err(ApiError::Internal("validator passed with a missing field".into()));
     };
-    let now = essp_domain::now();
-    Ok(Incident {
-        id: Id::new(prefix::INCIDENT),
-        tenant_id: scope.tenant().to_owned(),
-        school_id: scope.school().to_owned(),
+    let new = NewIncident {
         device_id,
-        category,
-        severity,
-        status: IncidentStatus::New,
         title,
         description,
-        reported_by: actor.to_owned(),
-        sla_due_at: state.config.sla.due_at(now, severity),
-        sla_breached: false,
-        breached_at: None,
-        acknowledged_at: None,
-        resolved_at: None,
-        closed_at: None,
-        status_reason: String::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    })
+        category,
+        severity,
+    };
+    Ok(Incident::open(
+        scope.tenant(),
+        scope.school(),
+        new,
+        actor,
+        &state.config.sla,
+        essp_domain::now(),
+    ))
 }
 
 pub async fn create(
@@ -252,7 +245,7 @@ fn concurrent_update() -> ApiError {
 }
 
 /// Writes the audit row for a change to `after`, in the same transaction.
-async fn record(
+pub(crate) async fn record(
     tx: &dyn essp_store::Executor,
     actor: &Actor,
     action: &str,

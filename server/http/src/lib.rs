@@ -16,6 +16,7 @@ pub mod security;
 pub mod shops;
 pub mod state;
 pub mod telemetry;
+pub mod telemetry_events;
 pub mod tx;
 pub mod work_orders;
 pub mod workflow;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(shops::update_staff)
                 .delete(shops::delete_staff),
         )
+        .route("/v1/telemetry/events", post(telemetry_events::ingest))
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));

@@ -25,6 +25,9 @@ pub struct HttpConfig {
     pub max_rework: i64,
     /// `ENABLE_WORK_ORDER_SCHEDULING`.
     pub scheduling_enabled: bool,
+    /// Repeats of one telemetry fault on one device within this window
+    /// stay one incident (`ESSP_TELEMETRY_DEDUPE_WINDOW`).
+    pub telemetry_dedupe_window: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when rate limiting is disabled.

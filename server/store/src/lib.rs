@@ -21,3 +21,4 @@ pub use error::StoreError;
 pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};
 pub use value::{Row, SqlType, Value};
 pub mod telemetry;
+pub mod telemetry_dedupe;

@@ -29,6 +29,7 @@ permissions! {
     WorkOrderReview => "workorder:review",
     WorkOrderApproval => "workorder:approval",
     WorkOrderSchedule => "workorder:schedule",
+    TelemetryIngest => "telemetry:ingest",
     WorkOrderDeliverable => "workorder:deliverable",
     ServiceShopRead => "serviceshop:read",
     ServiceShopCreate => "serviceshop:create",

@@ -1,0 +1,122 @@
+//! `POST /v1/telemetry/events`: device management systems report faults;
+//! each becomes an incident, and a burst of the same fault on the same
+//! device within the de-duplication window stays one incident.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use essp_domain::Id;
+use essp_domain::error::{Validator, optional_text, required_text};
+use essp_domain::incident::{Incident, NewIncident, parse_category, telemetry_severity};
+use essp_store::{incidents, telemetry_dedupe};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Authorized;
+use crate::auth::permissions::TelemetryIngest;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TelemetryEvent {
+    device_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message: Option<String>,
+    severity: Option<String>,
+    /// The reporting system (e.g. `nexus-mdm`); the actor is the token's subject.
+    reported_by: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    deduplicated: bool,
+    incident: Incident,
+}
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    auth: Authorized<TelemetryIngest>,
+    body: ApiJson<TelemetryEvent>,
+) -> ApiResult<Response> {
+    let e = &body.value;
+    let mut v = Validator::new();
+    let device_id = v.check("deviceId", required_text(e.device_id.as_deref(), 64));
+    let category = v.check(
+        "type",
+        required_text(e.kind.as_deref(), 48).and_then(|k| parse_category(&format!("telemetry:{k}"))),
+    );
+    let message = v
+        .check("message", optional_text(e.message.as_deref(), 2000))
+        .unwrap_or_default();
+    let source = v
+        .check("reportedBy", optional_text(e.reported_by.as_deref(), 64))
+        .unwrap_or_default();
+    v.finish()?;
+    let (Some(device_id), Some(category)) = (device_id, category) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let kind = category.trim_start_matches("telemetry:").to_owned();
+    let severity = telemetry_severity(e.severity.as_deref().unwrap_or(""));
+    let source = if source.is_empty() {
+        "telemetry".to_owned()
+    } else {
+        source
+    };
+    let window = chrono::Duration::from_std(state.config.telemetry_dedupe_window).unwrap_or(chrono::Duration::hours(1));
+    let (scope, actor, sla) = (auth.scope.clone(), auth.actor.clone(), state.config.sla.clone());
+
+    let outcome = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let now = essp_domain::now();
+            // Serialises concurrent events of this kind for this device.
+            let last = telemetry_dedupe::lock_and_count(tx, &scope, &device_id, &kind, now).await?;
+            let recent = last.opened_at.is_some_and(|t| now - t < window);
+            if recent
+                && let Ok(id) = Id::parse(essp_domain::id::prefix::INCIDENT, &last.incident_id)
+                && let Some(open) = incidents::get(tx, &scope, &id).await?
+                && open.status.is_open()
+            {
+                return Ok(Outcome {
+                    deduplicated: true,
+                    incident: open,
+                });
+            }
+            let new = NewIncident {
+                device_id: device_id.clone(),
+                title: format!("Telemetry: {kind}"),
+                description: if message.is_empty() {
+                    format!("Reported by {source}")
+                } else {
+                    format!("{message} (reported by {source})")
+                },
+                category,
+                severity,
+            };
+            let incident = Incident::open(scope.tenant(), scope.school(), new, &actor.subject, &sla, now);
+            incidents::insert(tx, &incident).await?;
+            crate::incidents::record(tx, &actor, "create", None, &incident).await?;
+            telemetry_dedupe::remember_opened(tx, &scope, &device_id, &kind, incident.id.as_str(), now).await?;
+            Ok(Outcome {
+                deduplicated: false,
+                incident,
+            })
+        })
+    })
+    .await?;
+
+    if outcome.deduplicated {
+        metrics::counter!("telemetry_events_deduplicated_total").increment(1);
+        return Ok((StatusCode::OK, Json(outcome)).into_response());
+    }
+    metrics::counter!("incidents_created_total").increment(1);
+    let location = format!("/v1/incidents/{}", outcome.incident.id);
+    let mut resp = (StatusCode::CREATED, Json(outcome)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
