@@ -10,6 +10,7 @@ mod enums;
 pub mod error;
 pub mod id;
 pub mod incident;
+pub mod inventory;
 pub mod scope;
 pub mod shop;
 pub mod sla;

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod incidents;
+pub mod inventory;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
@@ -81,6 +82,20 @@ pub fn router(state: AppState) -> Router {
                 .delete(shops::delete_staff),
         )
         .route("/v1/telemetry/events", post(telemetry_events::ingest))
+        .route("/v1/inventory", get(inventory::list))
+        .route("/v1/inventory/upsert", post(inventory::upsert))
+        .route("/v1/inventory/low-stock", get(inventory::low_stock))
+        .route("/v1/inventory/ledger", get(inventory::ledger_entries))
+        .route("/v1/work-orders/{id}/bom", get(inventory::list_bom))
+        .route("/v1/work-orders/{id}/bom/items", post(inventory::add_item))
+        .route(
+            "/v1/work-orders/{id}/bom/items/{item_id}/consume",
+            patch(inventory::consume),
+        )
+        .route(
+            "/v1/work-orders/{id}/bom/items/{item_id}/release",
+            patch(inventory::release),
+        )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));

@@ -10,6 +10,7 @@ pub mod error;
 pub mod executor;
 pub mod idempotency;
 pub mod incidents;
+pub mod inventory;
 pub mod migrate;
 pub mod query;
 pub mod shops;
