@@ -71,6 +71,9 @@ pub struct Settings {
     /// `ESSP_METRICS_ADDR`: serve `/metrics` on this separate listener
     /// (e.g. `:9090`) instead of the API port.
     pub metrics_addr: Option<SocketAddr>,
+    /// `ESSP_AUDIT_SEAL_INTERVAL`: how often new audit rows are linked into
+    /// the hash chain (default 1s).
+    pub audit_seal_interval: Duration,
     pub school_id: Option<String>,
     pub tenant_id: Option<String>,
 }
@@ -125,6 +128,11 @@ impl Settings {
             )?,
             shutdown_grace: src.parse_or("ESSP_SHUTDOWN_GRACE", Duration::from_secs(15), parse::duration)?,
             metrics_addr: src.parse_opt("ESSP_METRICS_ADDR", parse::listen_addr)?,
+            audit_seal_interval: src.parse_or(
+                "ESSP_AUDIT_SEAL_INTERVAL",
+                Duration::from_secs(1),
+                parse::positive_duration,
+            )?,
             school_id: src.get("ESSP_SCHOOL_ID"),
             tenant_id: src.get("ESSP_TENANT_ID"),
             data_dir,
@@ -154,6 +162,7 @@ impl Settings {
         self.sla.effective(&mut out);
         out.set("ESSP_BODY_LIMIT_BYTES", self.body_limit_bytes);
         out.duration("ESSP_SHUTDOWN_GRACE", self.shutdown_grace);
+        out.duration("ESSP_AUDIT_SEAL_INTERVAL", self.audit_seal_interval);
         out.opt("ESSP_METRICS_ADDR", self.metrics_addr.map(|a| a.to_string()).as_deref());
         out.opt("ESSP_SCHOOL_ID", self.school_id.as_deref());
         out.opt("ESSP_TENANT_ID", self.tenant_id.as_deref());

@@ -62,6 +62,7 @@ pub(crate) const KNOWN_VARS: &[&str] = &[
     "ESSP_JWKS_REFRESH",
     "ESSP_JWKS_MIN_REFRESH",
     "ESSP_METRICS_ADDR",
+    "ESSP_AUDIT_SEAL_INTERVAL",
     "TENANT_HEADER",
     "SCHOOL_HEADER",
     "CORS_ENABLED",

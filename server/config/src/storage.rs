@@ -18,7 +18,7 @@ pub enum DatabaseSettings {
 
 impl DatabaseSettings {
     pub(crate) fn load(src: &Source<'_>, data_dir: &Path) -> Result<Self> {
-        let max_connections = src.parse_or("ESSP_DB_MAX_CONNECTIONS", 10, parse::int_in(1..=1000))?;
+        let max_connections = src.parse_or("ESSP_DB_MAX_CONNECTIONS", 20, parse::int_in(1..=1000))?;
         let dsn = match src.secret("PG_DSN")? {
             Some(dsn) => Some(("PG_DSN", dsn)),
             None => src.secret("DATABASE_URL")?.map(|dsn| ("DATABASE_URL", dsn)),

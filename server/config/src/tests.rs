@@ -188,7 +188,7 @@ fn runbook_configmap_parses() {
     match &s.database {
         DatabaseSettings::Postgres { dsn, max_connections } => {
             assert_eq!(dsn.expose(), DSN);
-            assert_eq!(*max_connections, 10);
+            assert_eq!(*max_connections, 20);
         }
         other => panic!("expected postgres, got {other:?}"),
     }

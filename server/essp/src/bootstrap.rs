@@ -249,6 +249,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     }
     let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
     let sweeper = crate::sla_sweep::spawn(db.clone(), settings.sla.sweep_interval, stop_rx.clone());
+    let sealer = crate::audit_sealer::spawn(db.clone(), settings.audit_seal_interval, stop_rx.clone());
     let grace = settings.shutdown_grace;
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
@@ -272,6 +273,8 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     }
     housekeeping.abort();
     sweeper.abort();
+    // The sealer finishes its last pass on the stop signal.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sealer).await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

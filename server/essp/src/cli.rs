@@ -111,6 +111,9 @@ enum AuditAction {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Seal pending rows into their chains now (normally done every
+    /// ESSP_AUDIT_SEAL_INTERVAL by the server).
+    Seal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +161,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit {
             action: AuditAction::Verify { tenant },
         } => audit_verify(tenant).await,
+        Command::Audit {
+            action: AuditAction::Seal,
+        } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            let db = bootstrap::open_database(&settings).await?;
+            let n = crate::audit_sealer::seal_all(db.as_ref()).await?;
+            db.close().await;
+            println!("sealed {n}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Version => {
             let latest = essp_store::migrate::MigrationSet::embedded(essp_store::Engine::Postgres)
                 .ok()
@@ -262,6 +276,8 @@ async fn audit_verify(tenant: Option<String>) -> Result<ExitCode> {
     for t in tenants {
         let r = essp_store::audit::verify(db.as_ref(), &t).await?;
         match &r.problem {
+            None if r.unsealed > 0 => println!("{t}: ok ({} entries, {} not yet sealed)", r.entries, r.unsealed),
+            None if r.unsealed > 0 => println!("{t}: ok ({} entries, {} not yet sealed)", r.entries, r.unsealed),
             None => println!("{t}: ok ({} entries)", r.entries),
             Some(p) => {
                 ok = false;

@@ -1,6 +1,7 @@
 //! `essp`: the one ESSP binary. Central or edge, Postgres or SQLite, is
 //! configuration; this file only dispatches the command line.
 
+mod audit_sealer;
 mod bootstrap;
 mod cli;
 mod logging;

@@ -34,6 +34,7 @@ async fn audit_trail_records_every_change(backend: Backend) {
     )
     .await;
 
+    s.wait_audit_sealed().await;
     let page = json_of(s.req(Method::GET, &format!("/v1/audit-logs?entityId={id}"))).await;
     let items = page["items"].as_array().unwrap();
     let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -126,10 +127,10 @@ async fn audit_trail_records_every_change(backend: Backend) {
         3
     );
 
-    let verify = json_of(s.req(Method::GET, "/v1/audit-logs/verify")).await;
+    let verify = s.wait_audit_sealed().await;
     assert_eq!(
         verify,
-        json!({"tenantId": TENANT, "entries": 3, "valid": true, "problem": null})
+        json!({"tenantId": TENANT, "entries": 3, "valid": true, "problem": null, "unsealed": 0})
     );
     let cli = common::run_cli(s.db(), &["audit", "verify"], &[]);
     assert!(cli.status.success());
@@ -282,14 +283,7 @@ async fn breach_sweep_marks_overdue(backend: Backend) {
         metrics.contains("incidents_sla_breached_total{severity=\"critical\"} 3"),
         "{metrics}"
     );
-    let verify: Value = a
-        .req(Method::GET, "/v1/audit-logs/verify")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = a.wait_audit_sealed().await;
     assert_eq!(verify["valid"], true);
 }
 
@@ -351,13 +345,10 @@ async fn breach_sweep_two_replicas_on_postgres() {
     let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
     want.sort();
     assert_eq!(entity_ids, want);
-    let verify: Value = a
-        .req(Method::GET, "/v1/audit-logs/verify")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = a.wait_audit_sealed().await;
     assert_eq!(verify["valid"], true, "{verify}");
+    assert_eq!(
+        verify["entries"], 8,
+        "4 creates and 4 breaches, sealed once each by two competing sealers"
+    );
 }

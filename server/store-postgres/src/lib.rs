@@ -27,6 +27,9 @@ impl PgDatabase {
         let pool = PoolOptions::<Postgres>::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // No ping before every checkout: a dead connection fails its
+            // query, is dropped, and readiness reports the outage.
+            .test_before_acquire(false)
             .connect(dsn)
             .await
             .map_err(map_err)?;

@@ -42,7 +42,8 @@ pub struct Change<'a> {
 pub struct AuditEntry {
     pub id: String,
     pub tenant_id: String,
-    pub seq: i64,
+    /// Position in the tenant's chain; `None` until sealed.
+    pub seq: Option<i64>,
     pub school_id: String,
     pub actor: String,
     pub action: String,
@@ -54,8 +55,8 @@ pub struct AuditEntry {
     pub ip_address: String,
     pub user_agent: String,
     pub created_at: DateTime<Utc>,
-    pub prev_hash: String,
-    pub hash: String,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
     #[serde(skip)]
     before_text: Option<String>,
     #[serde(skip)]
@@ -64,11 +65,11 @@ pub struct AuditEntry {
 
 /// The hash of one row: every recorded field, length-prefixed so no two
 /// different rows can serialise to the same bytes.
-fn row_hash(e: &AuditEntry) -> String {
+fn row_hash(e: &AuditEntry, seq: i64, prev_hash: &str) -> String {
     let ts = e.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let seq = e.seq.to_string();
+    let seq = seq.to_string();
     let fields: [&str; 14] = [
-        &e.prev_hash,
+        prev_hash,
         &seq,
         &e.id,
         &e.tenant_id,
@@ -91,32 +92,19 @@ fn row_hash(e: &AuditEntry) -> String {
     format!("{:x}", h.finalize())
 }
 
-/// Appends one entry to the tenant's chain, inside the caller's transaction.
-/// The head row's UPDATE takes a row lock (Postgres) or runs under the single
-/// writer (SQLite), so appends of one tenant never interleave.
+/// Records one change inside the caller's transaction. One INSERT: the
+/// row joins the tenant's hash chain when the sealer next runs ([`seal`]).
 pub async fn append(
     ex: &dyn Executor,
     ctx: &AuditContext,
     change: Change<'_>,
     at: DateTime<Utc>,
 ) -> Result<AuditEntry> {
-    ex.execute(
-        "INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING",
-        &[change.tenant.into(), GENESIS.into()],
-    )
-    .await?;
-    let head = ex
-        .fetch_optional(
-            "UPDATE audit_chain_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
-            &[change.tenant.into()],
-        )
-        .await?
-        .ok_or_else(|| StoreError::Other("audit chain head vanished".into()))?;
     let text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
-    let mut entry = AuditEntry {
+    let entry = AuditEntry {
         id: Id::new("audit").into_string(),
         tenant_id: change.tenant.to_owned(),
-        seq: head.i64("seq")?,
+        seq: None,
         school_id: change.school.to_owned(),
         actor: ctx.actor.clone(),
         action: change.action.to_owned(),
@@ -130,15 +118,9 @@ pub async fn append(
         ip_address: ctx.ip.clone(),
         user_agent: ctx.user_agent.chars().take(512).collect(),
         created_at: at,
-        prev_hash: head.text("hash")?,
-        hash: String::new(),
+        prev_hash: None,
+        hash: None,
     };
-    entry.hash = row_hash(&entry);
-    ex.execute(
-        "UPDATE audit_chain_heads SET hash = $1 WHERE tenant_id = $2",
-        &[(&entry.hash).into(), change.tenant.into()],
-    )
-    .await?;
     ex.execute(
         &format!("INSERT INTO audit_logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"),
         &[
@@ -156,12 +138,72 @@ pub async fn append(
             (&entry.ip_address).into(),
             (&entry.user_agent).into(),
             entry.created_at.into(),
-            (&entry.prev_hash).into(),
-            (&entry.hash).into(),
+            entry.prev_hash.clone().into(),
+            entry.hash.clone().into(),
         ],
     )
     .await?;
     Ok(entry)
+}
+
+/// Tenants with rows waiting to be sealed.
+pub async fn tenants_to_seal(ex: &dyn Executor) -> Result<Vec<String>> {
+    ex.fetch_all("SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NULL", &[])
+        .await?
+        .iter()
+        .map(|r| r.text("tenant_id"))
+        .collect()
+}
+
+/// Links up to `limit` unsealed rows of `tenant` into its chain, oldest
+/// first, inside the caller's transaction (which locks the chain head, so
+/// two sealers never interleave). Returns how many were sealed.
+pub async fn seal(ex: &dyn Executor, tenant: &str, limit: i64) -> Result<usize> {
+    ex.execute(
+        "INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING",
+        &[tenant.into(), GENESIS.into()],
+    )
+    .await?;
+    let head = ex
+        .fetch_optional(
+            "UPDATE audit_chain_heads SET seq = seq WHERE tenant_id = $1 RETURNING seq, hash",
+            &[tenant.into()],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Other("audit chain head vanished".into()))?;
+    let (mut seq, mut prev) = (head.i64("seq")?, head.text("hash")?);
+    let rows = ex
+        .fetch_all(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_logs WHERE tenant_id = $1 AND seq IS NULL ORDER BY created_at, id LIMIT $2"
+            ),
+            &[tenant.into(), limit.into()],
+        )
+        .await?;
+    for r in &rows {
+        let e = from_row(r)?;
+        seq += 1;
+        let hash = row_hash(&e, seq, &prev);
+        ex.execute(
+            "UPDATE audit_logs SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4 AND seq IS NULL",
+            &[
+                seq.into(),
+                prev.as_str().into(),
+                hash.as_str().into(),
+                e.id.as_str().into(),
+            ],
+        )
+        .await?;
+        prev = hash;
+    }
+    if !rows.is_empty() {
+        ex.execute(
+            "UPDATE audit_chain_heads SET seq = $1, hash = $2 WHERE tenant_id = $3",
+            &[seq.into(), prev.as_str().into(), tenant.into()],
+        )
+        .await?;
+    }
+    Ok(rows.len())
 }
 
 const COLUMNS: &str = "id, tenant_id, seq, school_id, actor, action, entity_type, entity_id, before_state, \
@@ -178,7 +220,7 @@ fn from_row(r: &Row) -> Result<AuditEntry> {
     Ok(AuditEntry {
         id: r.text("id")?,
         tenant_id: r.text("tenant_id")?,
-        seq: r.i64("seq")?,
+        seq: r.opt_i64("seq")?,
         school_id: r.text("school_id")?,
         actor: r.text("actor")?,
         action: r.text("action")?,
@@ -192,8 +234,8 @@ fn from_row(r: &Row) -> Result<AuditEntry> {
         ip_address: r.text("ip_address")?,
         user_agent: r.text("user_agent")?,
         created_at: r.timestamp("created_at")?,
-        prev_hash: r.text("prev_hash")?,
-        hash: r.text("hash")?,
+        prev_hash: r.opt_text("prev_hash")?,
+        hash: r.opt_text("hash")?,
     })
 }
 
@@ -256,6 +298,8 @@ pub struct ChainReport {
     pub valid: bool,
     /// The first problem found, e.g. "seq 7: hash does not match its contents".
     pub problem: Option<String>,
+    /// Rows written but not yet sealed into the chain (normally 0 within a second).
+    pub unsealed: i64,
 }
 
 /// Re-computes every hash of `tenant`'s chain, in pages, and checks the
@@ -263,11 +307,19 @@ pub struct ChainReport {
 /// is reported.
 pub async fn verify(ex: &dyn Executor, tenant: &str) -> Result<ChainReport> {
     const PAGE: i64 = 500;
+    let unsealed = ex
+        .fetch_optional(
+            "SELECT COUNT(*) AS n FROM audit_logs WHERE tenant_id = $1 AND seq IS NULL",
+            &[tenant.into()],
+        )
+        .await?
+        .map_or(Ok(0), |r| r.i64("n"))?;
     let mut report = ChainReport {
         tenant_id: tenant.to_owned(),
         entries: 0,
         valid: true,
         problem: None,
+        unsealed,
     };
     let mut prev_hash = GENESIS.to_owned();
     let mut expected_seq = 1i64;
@@ -281,12 +333,13 @@ pub async fn verify(ex: &dyn Executor, tenant: &str) -> Result<ChainReport> {
         }
         for r in &rows {
             let e = from_row(r)?;
-            let problem = if e.seq != expected_seq {
-                Some(format!("seq {expected_seq}: missing (next present is {})", e.seq))
-            } else if e.prev_hash != prev_hash {
-                Some(format!("seq {}: does not link to the previous entry", e.seq))
-            } else if row_hash(&e) != e.hash {
-                Some(format!("seq {}: hash does not match its contents", e.seq))
+            let seq = e.seq.unwrap_or_default();
+            let problem = if seq != expected_seq {
+                Some(format!("seq {expected_seq}: missing (next present is {seq})"))
+            } else if e.prev_hash.as_deref() != Some(prev_hash.as_str()) {
+                Some(format!("seq {seq}: does not link to the previous entry"))
+            } else if e.hash.as_deref() != Some(row_hash(&e, seq, &prev_hash).as_str()) {
+                Some(format!("seq {seq}: hash does not match its contents"))
             } else {
                 None
             };
@@ -296,7 +349,7 @@ pub async fn verify(ex: &dyn Executor, tenant: &str) -> Result<ChainReport> {
                 break 'pages;
             }
             report.entries += 1;
-            prev_hash = e.hash;
+            prev_hash = e.hash.unwrap_or_default();
             expected_seq += 1;
         }
     }

@@ -26,7 +26,9 @@ pub fn base_command(db: &TestDb, data_dir: &std::path::Path) -> Command {
         .env("LOG_LEVEL", "info")
         .env("HTTP_ADDR", "127.0.0.1:0")
         // Scenarios make many quick requests; the rate-limit tests turn it on.
-        .env("RATE_LIMIT_ENABLED", "false");
+        .env("RATE_LIMIT_ENABLED", "false")
+        // Seal audit rows into their chain quickly so tests need not wait.
+        .env("ESSP_AUDIT_SEAL_INTERVAL", "50ms");
     if db.db.engine() == essp_store::Engine::Postgres {
         cmd.env("PG_DSN", &db.url);
     } else {
@@ -154,6 +156,25 @@ impl Server {
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.unwrap();
         body["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until every audit row written so far is sealed into its chain.
+    pub async fn wait_audit_sealed(&self) -> serde_json::Value {
+        for _ in 0..200 {
+            let report: Value = self
+                .req(reqwest::Method::GET, "/v1/audit-logs/verify")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if report["unsealed"] == 0 {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("audit rows were never sealed");
     }
 
     pub fn terminate(&self) {
