@@ -4,6 +4,7 @@
 pub mod audit_logs;
 pub mod auth;
 pub mod client;
+pub mod contacts;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -95,6 +96,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/work-orders/{id}/bom/items/{item_id}/release",
             patch(inventory::release),
+        )
+        .route(
+            "/v1/schools/{school_id}/contacts",
+            get(contacts::list).post(contacts::create),
+        )
+        .route("/v1/schools/{school_id}/contacts/primary", patch(contacts::set_primary))
+        .route(
+            "/v1/schools/{school_id}/contacts/{id}",
+            patch(contacts::update).delete(contacts::delete),
         )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))

@@ -5,6 +5,7 @@
 //! The few dialect differences live in [`Dialect`].
 
 pub mod audit;
+pub mod contacts;
 pub mod cursor;
 pub mod error;
 pub mod executor;

@@ -238,7 +238,7 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
 pub struct TenantAuthorized<P> {
     pub actor: Actor,
     pub tenant: String,
-    all_schools: bool,
+    schools: Schools,
     _permission: PhantomData<P>,
 }
 
@@ -246,13 +246,25 @@ impl<P> TenantAuthorized<P> {
     /// Views spanning every school's data (the audit trail) need access to
     /// every school of the tenant.
     pub fn require_all_schools(&self) -> Result<(), ApiError> {
-        if self.all_schools {
+        if self.schools == Schools::All {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
                 "this view needs access to every school of the tenant".into(),
             ))
         }
+    }
+
+    /// The school named in the path, if the token allows it (403 otherwise).
+    pub fn school(&self, raw: &str) -> Result<Scope, ApiError> {
+        let school = parse_scope_part(Some(raw))
+            .map_err(|e| ApiError::bad_request("invalid-scope", format!("school id {e}")))?;
+        if !self.schools.allows(&school) {
+            return Err(ApiError::Forbidden(format!(
+                "your token does not allow school {school}"
+            )));
+        }
+        Ok(Scope::new(self.tenant.clone(), school))
     }
 }
 
@@ -264,7 +276,7 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for TenantAuthorize
         Ok(TenantAuthorized {
             actor: actor(identity, parts),
             tenant,
-            all_schools: identity.schools == Schools::All,
+            schools: identity.schools.clone(),
             _permission: PhantomData,
         })
     }

@@ -30,6 +30,8 @@ permissions! {
     WorkOrderApproval => "workorder:approval",
     WorkOrderSchedule => "workorder:schedule",
     TelemetryIngest => "telemetry:ingest",
+    ContactRead => "school:contact:read",
+    ContactUpdate => "school:contact:update",
     InventoryRead => "inventory:read",
     InventoryUpdate => "inventory:update",
     BomRead => "bom:read",
