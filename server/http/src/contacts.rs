@@ -149,29 +149,10 @@ pub async fn update(
     let mut next = current.clone();
     apply(&mut next, &body.value, false)?;
     next.updated_at = essp_domain::now();
-    let actor = auth.actor.clone();
-    let saved = crate::tx::run(&state, move |tx| {
+    let saved = recording::save_audited(&state, &auth.actor, "update", current, next, |tx, cur, next| {
         Box::pin(async move {
-            let saved = contacts::save(tx, &scope, current.version, &next)
-                .await?
-                .ok_or_else(|| ApiError::conflict("concurrent-update", "the contact changed meanwhile; reload"))?;
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "school_contact",
-                entity_id: saved.id.as_str(),
-            };
-            recording::record(
-                tx,
-                &actor,
-                subj,
-                "update",
-                Some(&current),
-                Some(&saved),
-                saved.updated_at,
-            )
-            .await?;
-            Ok(saved)
+            let scope = essp_domain::Scope::new(cur.tenant_id.clone(), cur.school_id.clone());
+            contacts::save(tx, &scope, cur.version, next).await
         })
     })
     .await?;
@@ -233,19 +214,10 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let scope = auth.school(&school)?;
     let current = load(&state, &scope, &id).await?;
-    let actor = auth.actor.clone();
-    crate::tx::run(&state, move |tx| {
+    recording::delete_audited(&state, &auth.actor, current, |tx, c| {
         Box::pin(async move {
-            if !contacts::delete(tx, &scope, current.id.as_str()).await? {
-                return Err(ApiError::NotFound("contact"));
-            }
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "school_contact",
-                entity_id: current.id.as_str(),
-            };
-            recording::record(tx, &actor, subj, "delete", Some(&current), None, essp_domain::now()).await
+            let scope = essp_domain::Scope::new(c.tenant_id.clone(), c.school_id.clone());
+            contacts::delete(tx, &scope, c.id.as_str()).await
         })
     })
     .await?;

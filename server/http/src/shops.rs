@@ -12,10 +12,10 @@ use essp_domain::shop::{CoverageLevel, ServiceShop, ServiceStaff, StaffRole, par
 use essp_store::shops::{self, ShopFilter, StaffFilter, StaffStats};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::TenantAuthorized;
 use crate::auth::permissions::{
     ServiceShopCreate, ServiceShopRead, ServiceShopUpdate, ServiceStaffCreate, ServiceStaffRead, ServiceStaffUpdate,
 };
-use crate::auth::{Actor, TenantAuthorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::params;
@@ -184,25 +184,8 @@ pub async fn update_shop(
     let mut next = current.clone();
     apply_shop(&mut next, &body.value, false)?;
     next.updated_at = essp_domain::now();
-    let actor = auth.actor.clone();
-    let saved = crate::tx::run(&state, move |tx| {
-        Box::pin(async move {
-            let saved = shops::save_shop(tx, current.version, &next)
-                .await?
-                .ok_or_else(concurrent)?;
-            let subj = subject(&saved.tenant_id, "service_shop", &saved.id);
-            recording::record(
-                tx,
-                &actor,
-                subj,
-                "update",
-                Some(&current),
-                Some(&saved),
-                saved.updated_at,
-            )
-            .await?;
-            Ok(saved)
-        })
+    let saved = recording::save_audited(&state, &auth.actor, "update", current, next, |tx, cur, next| {
+        Box::pin(shops::save_shop(tx, cur.version, next))
     })
     .await?;
     Ok(params::with_etag(&saved, saved.version))
@@ -221,10 +204,11 @@ pub async fn delete_shop(
             "the shop still has staff; move or remove them, or deactivate the shop",
         ));
     }
-    delete(&state, &auth.actor, "service_shop", current, |tx, s| {
+    recording::delete_audited(&state, &auth.actor, current, |tx, s| {
         Box::pin(shops::delete_shop(tx, &s.tenant_id, s.id.as_str()))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,28 +405,16 @@ pub async fn update_staff(
         require_shop(&state, &auth.tenant, &next.service_shop_id).await?;
     }
     next.updated_at = essp_domain::now();
-    let actor = auth.actor.clone();
-    let saved = crate::tx::run(&state, move |tx| {
-        Box::pin(async move {
-            let saved = shops::save_staff(tx, current.version, &next)
-                .await
-                .map_err(already_on_staff)?
-                .ok_or_else(concurrent)?;
-            let subj = subject(&saved.tenant_id, "service_staff", &saved.id);
-            recording::record(
-                tx,
-                &actor,
-                subj,
-                "update",
-                Some(&current),
-                Some(&saved),
-                saved.updated_at,
-            )
-            .await?;
-            Ok(saved)
-        })
+    let saved = recording::save_audited(&state, &auth.actor, "update", current, next, |tx, cur, next| {
+        Box::pin(async move { shops::save_staff(tx, cur.version, next).await })
     })
-    .await?;
+    .await
+    .map_err(|e| match e {
+        ApiError::Conflict { code: "duplicate", .. } => {
+            ApiError::conflict("duplicate", "this user is already on the staff of that shop")
+        }
+        other => other,
+    })?;
     Ok(params::with_etag(&saved, saved.version))
 }
 
@@ -452,10 +424,11 @@ pub async fn delete_staff(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let current = load_staff(&state, &auth.tenant, &id).await?;
-    delete(&state, &auth.actor, "service_staff", current, |tx, s| {
+    recording::delete_audited(&state, &auth.actor, current, |tx, s| {
         Box::pin(shops::delete_staff(tx, &s.tenant_id, s.id.as_str()))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,55 +468,3 @@ pub async fn staff_stats(
 }
 
 // ---- shared ----
-
-fn concurrent() -> ApiError {
-    ApiError::conflict("concurrent-update", "changed by another request; reload and retry")
-}
-
-trait Entity: Serialize + Send + Sync + 'static {
-    fn tenant(&self) -> &str;
-    fn id(&self) -> &Id;
-}
-
-impl Entity for ServiceShop {
-    fn tenant(&self) -> &str {
-        &self.tenant_id
-    }
-    fn id(&self) -> &Id {
-        &self.id
-    }
-}
-
-impl Entity for ServiceStaff {
-    fn tenant(&self) -> &str {
-        &self.tenant_id
-    }
-    fn id(&self) -> &Id {
-        &self.id
-    }
-}
-
-/// Deletes `current` and audits it (before = the deleted row): 204.
-async fn delete<T: Entity>(
-    state: &AppState,
-    actor: &Actor,
-    entity_type: &'static str,
-    current: T,
-    remove: for<'a> fn(
-        &'a dyn essp_store::Executor,
-        &'a T,
-    ) -> futures::future::BoxFuture<'a, essp_store::error::Result<bool>>,
-) -> ApiResult<Response> {
-    let actor = actor.clone();
-    crate::tx::run(state, move |tx| {
-        Box::pin(async move {
-            if !remove(tx, &current).await? {
-                return Err(ApiError::NotFound("record"));
-            }
-            let subj = subject(current.tenant(), entity_type, current.id());
-            recording::record(tx, &actor, subj, "delete", Some(&current), None, essp_domain::now()).await
-        })
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
