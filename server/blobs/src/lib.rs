@@ -4,10 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -15,6 +19,26 @@ pub enum BlobError {
     Config(String),
     #[error("blob store unreachable: {0}")]
     Unreachable(String),
+    #[error("content is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("no such blob")]
+    NotFound,
+    #[error("upload interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// What an upload stored: its size and SHA-256 (hex), computed on the way in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub size: u64,
+    pub sha256: String,
+}
+
+fn store_err(e: object_store::Error) -> BlobError {
+    match e {
+        object_store::Error::NotFound { .. } => BlobError::NotFound,
+        other => BlobError::Unreachable(other.to_string()),
+    }
 }
 
 /// Where an S3-compatible store lives.
@@ -32,6 +56,8 @@ pub struct S3Config {
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// Set for S3: signs presigned URLs.
+    signer: Option<Arc<AmazonS3>>,
     kind: BlobKind,
 }
 
@@ -48,6 +74,7 @@ impl BlobStore {
         let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| BlobError::Config(e.to_string()))?;
         Ok(Self {
             store: Arc::new(fs),
+            signer: None,
             kind: BlobKind::LocalFs,
         })
     }
@@ -65,8 +92,10 @@ impl BlobStore {
             .with_secret_access_key(&cfg.secret_key)
             .build()
             .map_err(|e| BlobError::Config(e.to_string()))?;
+        let store = Arc::new(store);
         Ok(Self {
-            store: Arc::new(store),
+            store: store.clone(),
+            signer: Some(store),
             kind: BlobKind::S3,
         })
     }
@@ -81,5 +110,64 @@ impl BlobStore {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(BlobError::Unreachable(e.to_string())),
         }
+    }
+}
+
+impl BlobStore {
+    /// Streams `body` to `key`, hashing and counting as it goes, and gives
+    /// up (deleting the partial upload) past `max` bytes.
+    pub async fn put_stream<S, E>(&self, key: &str, body: S, max: u64) -> Result<Stored, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = ObjectPath::from(key);
+        let upload = self.store.put_multipart(&path).await.map_err(store_err)?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let mut body = body;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(BlobError::Interrupted(e.to_string()));
+                }
+            };
+            size += chunk.len() as u64;
+            if size > max {
+                let _ = writer.abort().await;
+                return Err(BlobError::TooLarge { limit: max });
+            }
+            hasher.update(&chunk);
+            writer.write(&chunk);
+        }
+        writer.finish().await.map_err(store_err)?;
+        Ok(Stored {
+            size,
+            sha256: format!("{:x}", hasher.finalize()),
+        })
+    }
+
+    /// The content of `key`, as a stream.
+    pub async fn get_stream(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let got = self.store.get(&ObjectPath::from(key)).await.map_err(store_err)?;
+        Ok(got.into_stream().map(|r| r.map_err(store_err)).boxed())
+    }
+
+    /// Size of the stored object (to confirm an upload).
+    pub async fn size(&self, key: &str) -> Result<u64, BlobError> {
+        Ok(self.store.head(&ObjectPath::from(key)).await.map_err(store_err)?.size)
+    }
+
+    /// A time-limited GET URL straight to object storage (S3 only).
+    pub async fn presigned_get(&self, key: &str, expires_in: std::time::Duration) -> Result<Option<String>, BlobError> {
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let url = signer
+            .signed_url(object_store::signer::Method::GET, &ObjectPath::from(key), expires_in)
+            .await
+            .map_err(store_err)?;
+        Ok(Some(url.to_string()))
     }
 }

@@ -74,6 +74,8 @@ pub struct Settings {
     /// `ESSP_AUDIT_SEAL_INTERVAL`: how often new audit rows are linked into
     /// the hash chain (default 1s).
     pub audit_seal_interval: Duration,
+    /// `ESSP_ATTACHMENT_MAX_BYTES`: largest attachment accepted (default 25 MiB).
+    pub attachment_max_bytes: u64,
     pub school_id: Option<String>,
     pub tenant_id: Option<String>,
 }
@@ -133,6 +135,11 @@ impl Settings {
                 Duration::from_secs(1),
                 parse::positive_duration,
             )?,
+            attachment_max_bytes: src.parse_or(
+                "ESSP_ATTACHMENT_MAX_BYTES",
+                25 * 1024 * 1024,
+                parse::int_in(1024..=5 * 1024 * 1024 * 1024),
+            )?,
             school_id: src.get("ESSP_SCHOOL_ID"),
             tenant_id: src.get("ESSP_TENANT_ID"),
             data_dir,
@@ -163,6 +170,7 @@ impl Settings {
         out.set("ESSP_BODY_LIMIT_BYTES", self.body_limit_bytes);
         out.duration("ESSP_SHUTDOWN_GRACE", self.shutdown_grace);
         out.duration("ESSP_AUDIT_SEAL_INTERVAL", self.audit_seal_interval);
+        out.set("ESSP_ATTACHMENT_MAX_BYTES", self.attachment_max_bytes);
         out.opt("ESSP_METRICS_ADDR", self.metrics_addr.map(|a| a.to_string()).as_deref());
         out.opt("ESSP_SCHOOL_ID", self.school_id.as_deref());
         out.opt("ESSP_TENANT_ID", self.tenant_id.as_deref());

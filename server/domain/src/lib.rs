@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod enums;
+pub mod attachment;
 pub mod contact;
 pub mod error;
 pub mod id;

@@ -188,6 +188,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     let state = AppState {
         db: db.clone(),
         auth: Arc::new(auth),
+        blobs: blobs.clone(),
         config: Arc::new(HttpConfig {
             tenant_header: settings.tenancy.tenant_header.clone(),
             school_header: settings.tenancy.school_header.clone(),
@@ -197,6 +198,11 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             max_rework: i64::from(settings.work_orders.max_rework),
             scheduling_enabled: settings.work_orders.scheduling_enabled,
             telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,
+            attachment_max_bytes: settings.attachment_max_bytes,
+            presign_expiry: match &settings.attachments {
+                AttachmentSettings::S3 { presign_expiry, .. } => *presign_expiry,
+                AttachmentSettings::LocalFs { .. } => std::time::Duration::from_secs(900),
+            },
             trusted_proxies: crate::security::trusted_proxies(&settings)?,
             rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
                 read_per_minute: settings.rate_limit.read_rpm,

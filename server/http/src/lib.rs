@@ -1,6 +1,7 @@
 //! The HTTP surface of ESSP: one route table, problem errors, request ids,
 //! metrics and health. Handlers never contain SQL.
 
+pub mod attachments;
 pub mod audit_logs;
 pub mod auth;
 pub mod client;
@@ -106,6 +107,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/schools/{school_id}/contacts/{id}",
             patch(contacts::update).delete(contacts::delete),
         )
+        .route("/v1/attachments", get(attachments::list).post(attachments::upload))
+        .route("/v1/attachments/{id}", get(attachments::get))
+        .route("/v1/attachments/{id}/content", get(attachments::content))
+        .route("/v1/attachments/{id}/download-url", get(attachments::download_url))
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));

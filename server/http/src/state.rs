@@ -28,6 +28,10 @@ pub struct HttpConfig {
     /// Repeats of one telemetry fault on one device within this window
     /// stay one incident (`ESSP_TELEMETRY_DEDUPE_WINDOW`).
     pub telemetry_dedupe_window: std::time::Duration,
+    /// Largest attachment accepted (`ESSP_ATTACHMENT_MAX_BYTES`).
+    pub attachment_max_bytes: u64,
+    /// Lifetime of presigned download links (`MINIO_PRESIGN_EXPIRY_SECONDS`).
+    pub presign_expiry: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `None` when rate limiting is disabled.
@@ -61,6 +65,7 @@ pub enum Readiness {
 pub struct AppState {
     pub db: Arc<dyn Database>,
     pub auth: Arc<AuthMode>,
+    pub blobs: essp_blobs::BlobStore,
     pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,
     pub readiness: Arc<Vec<(&'static str, Readiness)>>,

@@ -4,6 +4,7 @@
 //! Shared SQL uses `$1…$n` placeholders; the libsql adapter rewrites them.
 //! The few dialect differences live in [`Dialect`].
 
+pub mod attachments;
 pub mod audit;
 pub mod contacts;
 pub mod cursor;

@@ -17,8 +17,10 @@ use essp_store_postgres::PgDatabase;
 use sqlx::Connection;
 
 pub mod oidc;
+mod private_moto;
 mod private_nats;
 mod private_postgres;
+pub use private_moto::PrivateMoto;
 pub use private_nats::PrivateNats;
 pub use private_postgres::PrivatePostgres;
 

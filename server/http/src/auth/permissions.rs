@@ -30,6 +30,8 @@ permissions! {
     WorkOrderApproval => "workorder:approval",
     WorkOrderSchedule => "workorder:schedule",
     TelemetryIngest => "telemetry:ingest",
+    AttachmentRead => "attachment:read",
+    AttachmentCreate => "attachment:create",
     ContactRead => "school:contact:read",
     ContactUpdate => "school:contact:update",
     InventoryRead => "inventory:read",

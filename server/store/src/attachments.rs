@@ -1,0 +1,76 @@
+//! Attachment metadata.
+
+use essp_domain::attachment::{AttachedTo, Attachment};
+use essp_domain::{Id, Scope};
+
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::value::{Row, Value};
+
+const COLUMNS: &str = "id, tenant_id, school_id, entity_type, entity_id, file_name, content_type, size_bytes, sha256, \
+     object_key, uploaded_by, created_at";
+
+fn from_row(r: &Row) -> Result<Attachment> {
+    Ok(Attachment {
+        id: Id::from_trusted(r.text("id")?),
+        tenant_id: r.text("tenant_id")?,
+        school_id: r.text("school_id")?,
+        entity_type: r.parse("entity_type")?,
+        entity_id: r.text("entity_id")?,
+        file_name: r.text("file_name")?,
+        content_type: r.text("content_type")?,
+        size_bytes: r.i64("size_bytes")?,
+        sha256: r.text("sha256")?,
+        object_key: r.text("object_key")?,
+        uploaded_by: r.text("uploaded_by")?,
+        created_at: r.timestamp("created_at")?,
+    })
+}
+
+pub async fn insert(ex: &dyn Executor, a: &Attachment) -> Result<()> {
+    let sql = format!("INSERT INTO attachments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+    let params: Vec<Value> = vec![
+        a.id.as_str().into(),
+        (&a.tenant_id).into(),
+        (&a.school_id).into(),
+        a.entity_type.as_str().into(),
+        (&a.entity_id).into(),
+        (&a.file_name).into(),
+        (&a.content_type).into(),
+        a.size_bytes.into(),
+        (&a.sha256).into(),
+        (&a.object_key).into(),
+        (&a.uploaded_by).into(),
+        a.created_at.into(),
+    ];
+    ex.execute(&sql, &params).await?;
+    Ok(())
+}
+
+pub async fn get(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<Attachment>> {
+    let sql = format!("SELECT {COLUMNS} FROM attachments WHERE tenant_id = $1 AND school_id = $2 AND id = $3");
+    ex.fetch_optional(&sql, &[scope.tenant().into(), scope.school().into(), id.into()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn list_for(ex: &dyn Executor, scope: &Scope, kind: AttachedTo, entity_id: &str) -> Result<Vec<Attachment>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM attachments WHERE tenant_id = $1 AND school_id = $2 AND entity_type = $3 \
+         AND entity_id = $4 ORDER BY created_at DESC, id DESC"
+    );
+    let rows = ex
+        .fetch_all(
+            &sql,
+            &[
+                scope.tenant().into(),
+                scope.school().into(),
+                kind.as_str().into(),
+                entity_id.into(),
+            ],
+        )
+        .await?;
+    rows.iter().map(from_row).collect()
+}
