@@ -13,6 +13,7 @@ pub mod error;
 pub mod id;
 pub mod incident;
 pub mod inventory;
+pub mod project;
 pub mod scope;
 pub mod shop;
 pub mod sla;

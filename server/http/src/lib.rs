@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod inventory;
 pub mod params;
 pub mod problem;
+pub mod projects;
 pub mod ratelimit;
 pub mod recording;
 pub mod security;
@@ -111,6 +112,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/attachments/{id}", get(attachments::get))
         .route("/v1/attachments/{id}/content", get(attachments::content))
         .route("/v1/attachments/{id}/download-url", get(attachments::download_url))
+        .route(
+            "/v1/projects",
+            get(projects::list_projects).post(projects::create_project),
+        )
+        .route("/v1/projects/{id}", get(projects::get_project))
+        .route(
+            "/v1/projects/{id}/phases",
+            get(projects::list_phases).post(projects::create_phase),
+        )
+        .route("/v1/phases/{id}/status", patch(projects::change_phase_status))
+        .route("/v1/phases/{id}/checklist", get(projects::checklist))
+        .route("/v1/phases/{id}/checklist/{item_id}", patch(projects::tick_item))
+        .route(
+            "/v1/checklist-templates",
+            get(projects::list_templates).post(projects::create_template),
+        )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get));

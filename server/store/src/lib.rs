@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod incidents;
 pub mod inventory;
 pub mod migrate;
+pub mod projects;
 pub mod query;
 pub mod shops;
 pub mod value;

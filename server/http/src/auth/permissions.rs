@@ -34,6 +34,8 @@ permissions! {
     AttachmentCreate => "attachment:create",
     ContactRead => "school:contact:read",
     ContactUpdate => "school:contact:update",
+    ProjectRead => "project:read",
+    ProjectUpdate => "project:update",
     InventoryRead => "inventory:read",
     InventoryUpdate => "inventory:update",
     BomRead => "bom:read",

@@ -1,0 +1,446 @@
+//! Rollout projects (`/v1/projects`), their phases and checklists, and the
+//! gate that keeps a phase from being done while work is outstanding.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use essp_domain::error::{Validator, optional_text, required_text};
+use essp_domain::project::{
+    ChecklistItem, ChecklistTemplate, OwnerRole, Phase, PhaseStatus, PhaseType, Project, ProjectType,
+};
+use essp_domain::{Id, Scope};
+use essp_store::projects as store;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::permissions::{ProjectRead, ProjectUpdate};
+use crate::auth::{Actor, Authorized, TenantAuthorized};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::params;
+use crate::problem::{ApiError, ApiResult};
+use crate::recording::{self, Subject};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct Items<T> {
+    items: Vec<T>,
+}
+
+async fn audit<T: Serialize>(
+    tx: &dyn essp_store::Executor,
+    actor: &Actor,
+    scope: (&str, &str),
+    (entity_type, id): (&str, &str),
+    action: &str,
+    before: Option<&T>,
+    after: &T,
+) -> ApiResult<()> {
+    let subj = Subject {
+        tenant: scope.0,
+        school: scope.1,
+        entity_type,
+        entity_id: id,
+    };
+    recording::record(tx, actor, subj, action, before, Some(after), essp_domain::now()).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectBody {
+    project_type: Option<String>,
+    notes: Option<String>,
+}
+
+pub async fn create_project(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectUpdate>,
+    body: ApiJson<ProjectBody>,
+) -> ApiResult<Response> {
+    let mut v = Validator::new();
+    let kind = v.check(
+        "projectType",
+        body.value
+            .project_type
+            .as_deref()
+            .unwrap_or("full_installation")
+            .parse::<ProjectType>(),
+    );
+    let notes = v
+        .check("notes", optional_text(body.value.notes.as_deref(), 5000))
+        .unwrap_or_default();
+    v.finish()?;
+    let kind = kind.ok_or_else(|| ApiError::Internal("validated type missing".into()))?;
+    let now = essp_domain::now();
+    let scope = auth.scope.clone();
+    let project = Project {
+        id: Id::new("proj"),
+        tenant_id: scope.tenant().to_owned(),
+        school_id: scope.school().to_owned(),
+        project_type: kind,
+        status: "active".into(),
+        current_phase: kind.phases().first().copied().unwrap_or(PhaseType::Demo),
+        notes,
+        created_by: auth.actor.subject.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let actor = auth.actor.clone();
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            store::insert_project(tx, &project).await?;
+            audit(
+                tx,
+                &actor,
+                (scope.tenant(), scope.school()),
+                ("project", project.id.as_str()),
+                "create",
+                None,
+                &project,
+            )
+            .await?;
+            Ok(project)
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+async fn load_project(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<Project> {
+    let id = params::id("proj", "project", raw)?;
+    store::get_project(state.db.as_ref(), scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("project"))
+}
+
+pub async fn get_project(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Project>> {
+    Ok(Json(load_project(&state, &auth.scope, &id).await?))
+}
+
+pub async fn list_projects(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectRead>,
+) -> ApiResult<Json<Items<Project>>> {
+    Ok(Json(Items {
+        items: store::list_projects(state.db.as_ref(), &auth.scope).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhaseBody {
+    phase_type: Option<String>,
+    owner_role: Option<String>,
+    notes: Option<String>,
+}
+
+/// Adds a phase of the project's type, with its checklist items copied
+/// from the tenant's templates for that phase type.
+pub async fn create_phase(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectUpdate>,
+    Path(id): Path<String>,
+    body: ApiJson<PhaseBody>,
+) -> ApiResult<Response> {
+    let b = &body.value;
+    let mut v = Validator::new();
+    let kind = v.check(
+        "phaseType",
+        required_text(b.phase_type.as_deref(), 32).and_then(|p| p.parse::<PhaseType>()),
+    );
+    let owner = v.check(
+        "ownerRole",
+        b.owner_role.as_deref().unwrap_or("engineer").parse::<OwnerRole>(),
+    );
+    let notes = v
+        .check("notes", optional_text(b.notes.as_deref(), 5000))
+        .unwrap_or_default();
+    v.finish()?;
+    let (Some(kind), Some(owner)) = (kind, owner) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let project = load_project(&state, &auth.scope, &id).await?;
+    if !project.project_type.phases().contains(&kind) {
+        return Err(ApiError::Unprocessable {
+            code: "phase-not-in-project",
+            detail: format!("a {} project has no {kind} phase", project.project_type),
+        });
+    }
+    let templates = store::list_templates(state.db.as_ref(), auth.scope.tenant(), Some(kind)).await?;
+    let now = essp_domain::now();
+    let phase = Phase {
+        id: Id::new("phase"),
+        tenant_id: project.tenant_id.clone(),
+        school_id: project.school_id.clone(),
+        project_id: project.id.to_string(),
+        phase_type: kind,
+        status: PhaseStatus::Pending,
+        owner_role: owner,
+        notes,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let (actor, scope) = (auth.actor.clone(), auth.scope.clone());
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            store::insert_phase(tx, &phase).await?;
+            for t in &templates {
+                let item = ChecklistItem {
+                    id: Id::new("cki"),
+                    tenant_id: phase.tenant_id.clone(),
+                    phase_id: phase.id.to_string(),
+                    title: t.title.clone(),
+                    required: t.required,
+                    done: false,
+                    done_by: String::new(),
+                    done_at: None,
+                    created_at: now,
+                };
+                store::insert_item(tx, &item).await?;
+            }
+            audit(
+                tx,
+                &actor,
+                (scope.tenant(), scope.school()),
+                ("phase", phase.id.as_str()),
+                "create",
+                None,
+                &phase,
+            )
+            .await?;
+            Ok(phase)
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+pub async fn list_phases(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Items<Phase>>> {
+    let project = load_project(&state, &auth.scope, &id).await?;
+    Ok(Json(Items {
+        items: store::list_phases(state.db.as_ref(), &auth.scope, project.id.as_str()).await?,
+    }))
+}
+
+async fn load_phase(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<Phase> {
+    let id = params::id("phase", "phase", raw)?;
+    store::get_phase(state.db.as_ref(), scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("phase"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    status: Option<String>,
+}
+
+/// Moves a phase; `done` only through the gate: every work order of the
+/// phase completed or approved with its sign-off settled, every deliverable
+/// approved and every required checklist item done — otherwise 409 naming
+/// what blocks. A done phase advances the project to its next phase.
+pub async fn change_phase_status(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectUpdate>,
+    Path(id): Path<String>,
+    body: ApiJson<StatusBody>,
+) -> ApiResult<Json<Phase>> {
+    let mut v = Validator::new();
+    let to = v.check(
+        "status",
+        required_text(body.value.status.as_deref(), 32).and_then(|s| s.parse::<PhaseStatus>()),
+    );
+    v.finish()?;
+    let to = to.ok_or_else(|| ApiError::Internal("validated status missing".into()))?;
+    let phase = load_phase(&state, &auth.scope, &id).await?;
+    if !phase.status.allowed_next().contains(&to) {
+        return Err(ApiError::conflict(
+            "invalid-transition",
+            format!("a {} phase cannot become {to}", phase.status),
+        ));
+    }
+    let (actor, scope) = (auth.actor.clone(), auth.scope.clone());
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            if to == PhaseStatus::Done {
+                let blockers = store::gate_counts(tx, &scope, phase.id.as_str()).await?.blockers();
+                if !blockers.is_empty() {
+                    return Err(ApiError::conflict(
+                        "phase-gate",
+                        format!("phase blocked: {}", blockers.join("; ")),
+                    ));
+                }
+            }
+            let now = essp_domain::now();
+            let saved = store::set_phase_status(tx, &scope, &phase, to, now)
+                .await?
+                .ok_or_else(|| ApiError::conflict("concurrent-update", "the phase changed meanwhile; reload"))?;
+            if to == PhaseStatus::Done
+                && let Some(project) = store::get_project(tx, &scope, &saved.project_id).await?
+            {
+                let order = project.project_type.phases();
+                let next = order
+                    .iter()
+                    .position(|p| *p == saved.phase_type)
+                    .and_then(|i| order.get(i + 1));
+                if let Some(next) = next {
+                    store::set_current_phase(tx, &scope, &saved.project_id, *next, now).await?;
+                }
+            }
+            audit(
+                tx,
+                &actor,
+                (scope.tenant(), scope.school()),
+                ("phase", saved.id.as_str()),
+                "status_change",
+                Some(&phase),
+                &saved,
+            )
+            .await?;
+            Ok(saved)
+        })
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+pub async fn checklist(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Items<ChecklistItem>>> {
+    let phase = load_phase(&state, &auth.scope, &id).await?;
+    Ok(Json(Items {
+        items: store::list_items(state.db.as_ref(), auth.scope.tenant(), phase.id.as_str()).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ItemBody {
+    done: Option<bool>,
+}
+
+pub async fn tick_item(
+    State(state): State<AppState>,
+    auth: Authorized<ProjectUpdate>,
+    Path((phase_raw, item_raw)): Path<(String, String)>,
+    body: ApiJson<ItemBody>,
+) -> ApiResult<Json<ChecklistItem>> {
+    let done = body.value.done.ok_or_else(|| ApiError::field("done", "is required"))?;
+    let phase = load_phase(&state, &auth.scope, &phase_raw).await?;
+    let item_id = params::id("cki", "checklist item", &item_raw)?;
+    let (actor, scope) = (auth.actor.clone(), auth.scope.clone());
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            let saved = store::set_item_done(
+                tx,
+                scope.tenant(),
+                phase.id.as_str(),
+                item_id.as_str(),
+                done,
+                &actor.subject,
+                essp_domain::now(),
+            )
+            .await?
+            .ok_or(ApiError::NotFound("checklist item"))?;
+            audit(
+                tx,
+                &actor,
+                (scope.tenant(), scope.school()),
+                ("checklist_item", saved.id.as_str()),
+                "update",
+                None,
+                &saved,
+            )
+            .await?;
+            Ok(saved)
+        })
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateBody {
+    phase_type: Option<String>,
+    title: Option<String>,
+    required: Option<bool>,
+}
+
+pub async fn create_template(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ProjectUpdate>,
+    body: ApiJson<TemplateBody>,
+) -> ApiResult<Response> {
+    let b = &body.value;
+    let mut v = Validator::new();
+    let kind = v.check(
+        "phaseType",
+        required_text(b.phase_type.as_deref(), 32).and_then(|p| p.parse::<PhaseType>()),
+    );
+    let title = v.check("title", required_text(b.title.as_deref(), 200));
+    v.finish()?;
+    let (Some(kind), Some(title)) = (kind, title) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let t = ChecklistTemplate {
+        id: Id::new("ckt"),
+        tenant_id: auth.tenant.clone(),
+        phase_type: kind,
+        title,
+        required: b.required.unwrap_or(true),
+        created_at: essp_domain::now(),
+    };
+    let actor = auth.actor.clone();
+    let saved = crate::tx::run(&state, move |tx| {
+        Box::pin(async move {
+            store::insert_template(tx, &t).await?;
+            audit(
+                tx,
+                &actor,
+                (&t.tenant_id, ""),
+                ("checklist_template", t.id.as_str()),
+                "create",
+                None,
+                &t,
+            )
+            .await?;
+            Ok(t)
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateParams {
+    phase_type: Option<String>,
+}
+
+pub async fn list_templates(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<ProjectRead>,
+    ApiQuery(p): ApiQuery<TemplateParams>,
+) -> ApiResult<Json<Items<ChecklistTemplate>>> {
+    let mut v = Validator::new();
+    let kind = p
+        .phase_type
+        .as_deref()
+        .and_then(|k| v.check("phaseType", k.parse::<PhaseType>()));
+    v.finish()?;
+    Ok(Json(Items {
+        items: store::list_templates(state.db.as_ref(), &auth.tenant, kind).await?,
+    }))
+}
