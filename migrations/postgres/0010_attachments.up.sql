@@ -4,7 +4,7 @@ CREATE TABLE attachments (
     id           TEXT PRIMARY KEY,
     tenant_id    TEXT NOT NULL,
     school_id    TEXT NOT NULL,
-    entity_type  TEXT NOT NULL CHECK (entity_type IN ('incident', 'work_order')),
+    entity_type  TEXT NOT NULL CHECK (entity_type IN ('incident', 'work_order', 'survey')),
     entity_id    TEXT NOT NULL,
     file_name    TEXT NOT NULL,
     content_type TEXT NOT NULL,

@@ -7,7 +7,7 @@ use crate::Id;
 
 string_enum!(
     /// What an attachment belongs to.
-    AttachedTo { Incident = "incident", WorkOrder = "work_order" }
+    AttachedTo { Incident = "incident", WorkOrder = "work_order", Survey = "survey" }
 );
 
 /// Content types accepted for upload: photos from a phone and documents.

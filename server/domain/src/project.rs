@@ -97,6 +97,97 @@ pub struct Phase {
     pub version: i64,
 }
 
+string_enum!(
+    SurveyStatus { Draft = "draft", Submitted = "submitted", Approved = "approved" }
+);
+
+string_enum!(
+    RoomType { Classroom = "classroom", Lab = "lab", Office = "office", ServerRoom = "server_room", Store = "store", Other = "other" }
+);
+
+string_enum!(
+    BoqCategory {
+        Cabling = "cabling",
+        Switches = "switches",
+        Racks = "racks",
+        Power = "power",
+        Labor = "labor",
+        Devices = "devices",
+        Other = "other",
+    }
+);
+
+impl SurveyStatus {
+    pub fn allowed_next(self) -> &'static [SurveyStatus] {
+        match self {
+            SurveyStatus::Draft => &[SurveyStatus::Submitted],
+            SurveyStatus::Submitted => &[SurveyStatus::Approved, SurveyStatus::Draft],
+            SurveyStatus::Approved => &[],
+        }
+    }
+}
+
+/// A site survey of a project, with the rooms walked and photos taken.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Survey {
+    pub id: Id,
+    pub tenant_id: String,
+    pub school_id: String,
+    pub project_id: String,
+    pub status: SurveyStatus,
+    pub conducted_by: String,
+    pub summary: String,
+    pub risks: String,
+    pub rooms: Vec<SurveyRoom>,
+    pub photos: Vec<SurveyPhoto>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SurveyRoom {
+    pub id: Id,
+    pub survey_id: String,
+    pub name: String,
+    pub room_type: RoomType,
+    pub floor: String,
+    pub power_notes: String,
+    pub network_notes: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SurveyPhoto {
+    pub id: Id,
+    pub survey_id: String,
+    pub room_id: String,
+    pub attachment_id: String,
+    pub caption: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A bill-of-quantities line of a project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoqItem {
+    pub id: Id,
+    pub tenant_id: String,
+    pub school_id: String,
+    pub project_id: String,
+    pub category: BoqCategory,
+    pub description: String,
+    pub part_id: String,
+    pub qty: i64,
+    pub unit: String,
+    pub estimated_cost_cents: i64,
+    pub approved: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChecklistTemplate {

@@ -219,3 +219,161 @@ async fn phase_gate(backend: Backend) {
 }
 
 on_both_engines!(phase_gate);
+
+async fn surveys_and_boq(backend: Backend) {
+    let s = Server::start(backend).await;
+    let project = expect(
+        &s,
+        Method::POST,
+        "/v1/projects",
+        Some(json!({"projectType": "device_refresh"})),
+        201,
+    )
+    .await;
+    let survey = expect(
+        &s,
+        Method::POST,
+        &format!("/v1/projects/{}/surveys", id(&project)),
+        Some(json!({"summary": "Two labs", "risks": "Flooding"})),
+        201,
+    )
+    .await;
+    let sid = id(&survey);
+    assert_eq!(survey["status"], "draft");
+    let room = expect(
+        &s,
+        Method::POST,
+        &format!("/v1/surveys/{sid}/rooms"),
+        Some(json!({"name": "Lab A", "roomType": "lab", "powerNotes": "2 sockets"})),
+        201,
+    )
+    .await;
+    // A photo must be an attachment uploaded to this survey.
+    let upload = s
+        .req(
+            Method::POST,
+            &format!("/v1/attachments?entityType=survey&entityId={sid}&fileName=lab.jpg"),
+        )
+        .header("Content-Type", "image/jpeg")
+        .body(vec![0xFF, 0xD8, 1, 2, 3])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    let att: Value = upload.json().await.unwrap();
+    let photos = format!("/v1/surveys/{sid}/photos");
+    expect(
+        &s,
+        Method::POST,
+        &photos,
+        Some(json!({"attachmentId": att["id"], "roomId": room["id"], "caption": "Back wall"})),
+        201,
+    )
+    .await;
+    assert_problem(
+        call(
+            &s,
+            Method::POST,
+            &photos,
+            Some(json!({"attachmentId": format!("att_{}", ulid::Ulid::new())})),
+        )
+        .await,
+        422,
+        "unknown-attachment",
+    )
+    .await;
+    assert_problem(
+        call(
+            &s,
+            Method::POST,
+            &photos,
+            Some(json!({"attachmentId": att["id"], "roomId": "room_x"})),
+        )
+        .await,
+        422,
+        "unknown-room",
+    )
+    .await;
+    assert_problem(
+        call(
+            &s,
+            Method::POST,
+            &format!("/v1/surveys/{sid}/rooms"),
+            Some(json!({"name": "x", "roomType": "ballroom"})),
+        )
+        .await,
+        400,
+        "validation-failed",
+    )
+    .await;
+    let full = expect(&s, Method::GET, &format!("/v1/surveys/{sid}"), None, 200).await;
+    assert_eq!(
+        (
+            full["rooms"].as_array().unwrap().len(),
+            full["photos"].as_array().unwrap().len()
+        ),
+        (1, 1)
+    );
+    let status = format!("/v1/surveys/{sid}/status");
+    assert_problem(
+        call(&s, Method::PATCH, &status, Some(json!({"status": "approved"}))).await,
+        409,
+        "invalid-transition",
+    )
+    .await;
+    expect(&s, Method::PATCH, &status, Some(json!({"status": "submitted"})), 200).await;
+    assert_problem(
+        call(
+            &s,
+            Method::POST,
+            &format!("/v1/surveys/{sid}/rooms"),
+            Some(json!({"name": "Late"})),
+        )
+        .await,
+        409,
+        "survey-not-draft",
+    )
+    .await;
+    assert_eq!(
+        expect(&s, Method::PATCH, &status, Some(json!({"status": "approved"})), 200).await["status"],
+        "approved"
+    );
+
+    let boq = format!("/v1/projects/{}/boq", id(&project));
+    let line = expect(&s, Method::POST, &format!("{boq}/items"), Some(json!({"category": "cabling", "description": "Cat6 runs", "qty": 12, "unit": "m", "estimatedCostCents": 240000})), 201).await;
+    assert_eq!(line["approved"], false, "approval is a separate decision");
+    for body in [
+        json!({"description": "x", "qty": 0}),
+        json!({"description": "x", "category": "snacks"}),
+        json!({"qty": 1}),
+        json!({"description": "x", "estimatedCostCents": -1}),
+    ] {
+        assert_problem(
+            call(&s, Method::POST, &format!("{boq}/items"), Some(body)).await,
+            400,
+            "validation-failed",
+        )
+        .await;
+    }
+    expect(
+        &s,
+        Method::PATCH,
+        &format!("{boq}/items/{}/approval", id(&line)),
+        Some(json!({"approved": true})),
+        200,
+    )
+    .await;
+    assert_eq!(
+        expect(&s, Method::GET, &format!("{boq}?approved=true"), None, 200).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        expect(&s, Method::GET, &format!("{boq}?approved=false"), None, 200).await["items"],
+        json!([])
+    );
+}
+
+on_both_engines!(surveys_and_boq);

@@ -42,6 +42,7 @@ fn target(v: &mut Validator, t: &Target) -> Option<(AttachedTo, Id)> {
     );
     let prefix = match kind {
         Some(AttachedTo::WorkOrder) => "wo",
+        Some(AttachedTo::Survey) => "survey",
         _ => essp_domain::id::prefix::INCIDENT,
     };
     let id = v.check(
@@ -59,6 +60,9 @@ async fn require_entity(state: &AppState, scope: &Scope, kind: AttachedTo, id: &
     let exists = match kind {
         AttachedTo::Incident => incidents::get(state.db.as_ref(), scope, id).await?.is_some(),
         AttachedTo::WorkOrder => work_orders::get(state.db.as_ref(), scope, id).await?.is_some(),
+        AttachedTo::Survey => essp_store::surveys::get_survey(state.db.as_ref(), scope, id.as_str())
+            .await?
+            .is_some(),
     };
     if exists {
         Ok(())

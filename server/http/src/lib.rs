@@ -19,6 +19,7 @@ pub mod recording;
 pub mod security;
 pub mod shops;
 pub mod state;
+pub mod surveys;
 pub mod telemetry;
 pub mod telemetry_events;
 pub mod tx;
@@ -124,6 +125,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/phases/{id}/status", patch(projects::change_phase_status))
         .route("/v1/phases/{id}/checklist", get(projects::checklist))
         .route("/v1/phases/{id}/checklist/{item_id}", patch(projects::tick_item))
+        .route(
+            "/v1/projects/{id}/surveys",
+            get(surveys::list_surveys).post(surveys::create_survey),
+        )
+        .route("/v1/surveys/{id}", get(surveys::get_survey))
+        .route("/v1/surveys/{id}/status", patch(surveys::change_survey_status))
+        .route("/v1/surveys/{id}/rooms", post(surveys::add_room))
+        .route("/v1/surveys/{id}/photos", post(surveys::add_photo))
+        .route("/v1/projects/{id}/boq", get(surveys::list_boq))
+        .route("/v1/projects/{id}/boq/items", post(surveys::add_boq_item))
+        .route(
+            "/v1/projects/{id}/boq/items/{item_id}/approval",
+            patch(surveys::approve_boq_item),
+        )
         .route(
             "/v1/checklist-templates",
             get(projects::list_templates).post(projects::create_template),

@@ -24,5 +24,6 @@ pub mod workflow;
 pub use error::StoreError;
 pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};
 pub use value::{Row, SqlType, Value};
+pub mod surveys;
 pub mod telemetry;
 pub mod telemetry_dedupe;
