@@ -232,7 +232,7 @@ pub async fn add_photo(
         });
     }
     let a = attachments::get(state.db.as_ref(), &auth.scope, attachment.as_str()).await?;
-    if !a.is_some_and(|a| a.entity_id == survey.id.as_str()) {
+    if a.is_none_or(|a| a.entity_id != survey.id.as_str()) {
         return Err(ApiError::Unprocessable {
             code: "unknown-attachment",
             detail: format!("attachment {attachment} was not uploaded to this survey"),
