@@ -48,7 +48,7 @@ pub fn refuse_unsafe(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-fn blob_store(settings: &Settings) -> Result<BlobStore> {
+pub fn blob_store(settings: &Settings) -> Result<BlobStore> {
     Ok(match &settings.attachments {
         AttachmentSettings::LocalFs { dir } => BlobStore::local(dir)?,
         AttachmentSettings::S3 {
@@ -127,6 +127,42 @@ fn install_metrics() -> Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// The HTTP layer's settings, from the process configuration.
+pub fn http_config(settings: &Settings) -> Result<HttpConfig> {
+    Ok(HttpConfig {
+        tenant_header: settings.tenancy.tenant_header.clone(),
+        school_header: settings.tenancy.school_header.clone(),
+        body_limit_bytes: settings.body_limit_bytes,
+        sla: SlaPolicy {
+            critical: settings.sla.critical,
+            high: settings.sla.high,
+            medium: settings.sla.medium,
+            low: settings.sla.low,
+        },
+        default_repair_location: settings.work_orders.default_repair_location.clone(),
+        max_rework: i64::from(settings.work_orders.max_rework),
+        scheduling_enabled: settings.work_orders.scheduling_enabled,
+        telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,
+        attachment_max_bytes: settings.attachment_max_bytes,
+        presign_expiry: match &settings.attachments {
+            AttachmentSettings::S3 { presign_expiry, .. } => *presign_expiry,
+            AttachmentSettings::LocalFs { .. } => std::time::Duration::from_secs(900),
+        },
+        trusted_proxies: crate::security::trusted_proxies(settings)?,
+        rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
+            read_per_minute: settings.rate_limit.read_rpm,
+            write_per_minute: settings.rate_limit.write_rpm,
+            burst: settings.rate_limit.burst,
+        }),
+        cors_origins: if settings.cors.enabled {
+            settings.cors.allowed_origins.clone()
+        } else {
+            Vec::new()
+        },
+        metrics_on_api: settings.metrics_addr.is_none(),
+    })
+}
+
 pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     refuse_unsafe(&settings).map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
@@ -179,43 +215,11 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let auth = crate::security::auth_mode(&settings, stop_rx.clone()).await?;
-    let sla = SlaPolicy {
-        critical: settings.sla.critical,
-        high: settings.sla.high,
-        medium: settings.sla.medium,
-        low: settings.sla.low,
-    };
     let state = AppState {
         db: db.clone(),
         auth: Arc::new(auth),
         blobs: blobs.clone(),
-        config: Arc::new(HttpConfig {
-            tenant_header: settings.tenancy.tenant_header.clone(),
-            school_header: settings.tenancy.school_header.clone(),
-            body_limit_bytes: settings.body_limit_bytes,
-            sla,
-            default_repair_location: settings.work_orders.default_repair_location.clone(),
-            max_rework: i64::from(settings.work_orders.max_rework),
-            scheduling_enabled: settings.work_orders.scheduling_enabled,
-            telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,
-            attachment_max_bytes: settings.attachment_max_bytes,
-            presign_expiry: match &settings.attachments {
-                AttachmentSettings::S3 { presign_expiry, .. } => *presign_expiry,
-                AttachmentSettings::LocalFs { .. } => std::time::Duration::from_secs(900),
-            },
-            trusted_proxies: crate::security::trusted_proxies(&settings)?,
-            rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
-                read_per_minute: settings.rate_limit.read_rpm,
-                write_per_minute: settings.rate_limit.write_rpm,
-                burst: settings.rate_limit.burst,
-            }),
-            cors_origins: if settings.cors.enabled {
-                settings.cors.allowed_origins.clone()
-            } else {
-                Vec::new()
-            },
-            metrics_on_api: settings.metrics_addr.is_none(),
-        }),
+        config: Arc::new(http_config(&settings)?),
         metrics: install_metrics()?,
         readiness: Arc::new(readiness),
     };

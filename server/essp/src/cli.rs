@@ -40,6 +40,11 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Demo data.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -100,6 +105,22 @@ enum MigrateAction {
     Force {
         #[arg(allow_negative_numbers = true)]
         version: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoAction {
+    /// Fill the empty `demo-tenant` with a realistic, deterministic tenant.
+    Seed {
+        /// Schools to create incidents for (spread over the 47 counties).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        schools: u32,
+        /// Incidents per school.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1_000))]
+        incidents_per_school: u32,
+        /// Random seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
     },
 }
 
@@ -170,6 +191,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let n = crate::audit_sealer::seal_all(db.as_ref()).await?;
             db.close().await;
             println!("sealed {n}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            action:
+                DemoAction::Seed {
+                    schools,
+                    incidents_per_school,
+                    seed,
+                },
+        } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            let s = crate::demo::seed(&settings, schools as usize, incidents_per_school as usize, seed).await?;
+            println!(
+                "seeded {}: {} service shops, {} staff, {} incidents, {} work orders",
+                crate::demo::TENANT,
+                s.shops,
+                s.staff,
+                s.incidents,
+                s.work_orders
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {

@@ -4,6 +4,7 @@
 mod audit_sealer;
 mod bootstrap;
 mod cli;
+mod demo;
 mod logging;
 mod maintenance;
 mod readiness;

@@ -494,3 +494,60 @@ async fn nats_credentials_are_used() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("edge-pass"));
 }
+
+async fn demo_seed_fills_an_empty_tenant(backend: Backend) {
+    let db = TestDb::empty(backend).await;
+    let out = common::run_cli(
+        &db,
+        &["demo", "seed", "--schools", "4", "--incidents-per-school", "2"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(": ")
+            .next(),
+        Some("seeded demo-tenant")
+    );
+    let again = common::run_cli(&db, &["demo", "seed"], &[]);
+    assert!(!again.status.success(), "a second seed is refused");
+    let s = Server::start_on(db, &[]).await;
+    let get = |path: &str, school: &str| {
+        s.http
+            .get(s.url(path))
+            .header("X-Tenant-ID", "demo-tenant")
+            .header("X-School-ID", school)
+            .send()
+    };
+    let shops: Value = get("/v1/service-shops?limit=200", "school-00001")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shops["items"].as_array().unwrap().len(), 47);
+    let incidents: Value = get("/v1/incidents", "school-00003")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(incidents["items"].as_array().unwrap().len(), 2);
+    let verify: Value = get("/v1/audit-logs/verify", "school-00001")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (verify["valid"].as_bool(), verify["unsealed"].as_i64()),
+        (Some(true), Some(0)),
+        "{verify}"
+    );
+    assert!(verify["entries"].as_i64().unwrap() >= 47 + 141 + 8);
+}
+
+on_both_engines!(demo_seed_fills_an_empty_tenant);
