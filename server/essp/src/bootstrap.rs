@@ -117,6 +117,15 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
     metrics::describe_counter!("incidents_created_total", "Incidents created");
     metrics::describe_counter!("work_orders_created_total", "Work orders created");
+    metrics::describe_counter!("audit_rows_sealed_total", "Audit rows linked into their tenant's hash chain");
+    metrics::describe_counter!("telemetry_events_deduplicated_total", "Telemetry events folded into an open incident");
+    metrics::describe_counter!("attachments_uploaded_total", "Attachments uploaded");
+    metrics::describe_counter!("bom_reservations_total", "BOM lines reserved");
+    metrics::describe_counter!("approvals_requested_total", "Work order approvals requested");
+    metrics::describe_counter!("deliverables_created_total", "Work order deliverables created");
+    metrics::describe_counter!("work_order_schedules_created_total", "Work order visits scheduled");
+    metrics::describe_counter!("service_shops_created_total", "Service shops created");
+    metrics::describe_counter!("service_staff_created_total", "Service staff created");
     metrics::counter!("work_orders_created_total").absolute(0);
     metrics::describe_counter!(
         "incidents_sla_breached_total",
