@@ -117,8 +117,14 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
     metrics::describe_counter!("incidents_created_total", "Incidents created");
     metrics::describe_counter!("work_orders_created_total", "Work orders created");
-    metrics::describe_counter!("audit_rows_sealed_total", "Audit rows linked into their tenant's hash chain");
-    metrics::describe_counter!("telemetry_events_deduplicated_total", "Telemetry events folded into an open incident");
+    metrics::describe_counter!(
+        "audit_rows_sealed_total",
+        "Audit rows linked into their tenant's hash chain"
+    );
+    metrics::describe_counter!(
+        "telemetry_events_deduplicated_total",
+        "Telemetry events folded into an open incident"
+    );
     metrics::describe_counter!("attachments_uploaded_total", "Attachments uploaded");
     metrics::describe_counter!("bom_reservations_total", "BOM lines reserved");
     metrics::describe_counter!("approvals_requested_total", "Work order approvals requested");
