@@ -88,6 +88,8 @@ pub struct NatsSettings {
     /// `NATS_NKEY`: an nkey seed (`SU…`) for nkey authentication.
     pub nkey: Option<Secret>,
     pub creds_file: Option<PathBuf>,
+    /// `NATS_CA_FILE`: PEM roots to trust for `tls://` (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl NatsSettings {
@@ -95,6 +97,7 @@ impl NatsSettings {
         let user = src.get("NATS_USER");
         let password = src.secret("NATS_PASSWORD")?;
         let creds_file = src.get("NATS_CREDS_FILE").map(PathBuf::from);
+        let ca_file = src.get("NATS_CA_FILE").map(PathBuf::from);
         let token = src.secret("NATS_TOKEN")?;
         let nkey = src.secret("NATS_NKEY")?;
         if nkey.as_ref().is_some_and(|k| !k.expose().starts_with("SU")) {
@@ -110,6 +113,7 @@ impl NatsSettings {
             token,
             nkey,
             creds_file,
+            ca_file,
         }))
     }
 
@@ -120,5 +124,6 @@ impl NatsSettings {
         out.secret("NATS_TOKEN", this.and_then(|n| n.token.as_ref()));
         out.secret("NATS_NKEY", this.and_then(|n| n.nkey.as_ref()));
         out.path("NATS_CREDS_FILE", this.and_then(|n| n.creds_file.as_deref()));
+        out.path("NATS_CA_FILE", this.and_then(|n| n.ca_file.as_deref()));
     }
 }

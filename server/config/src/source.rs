@@ -32,6 +32,7 @@ pub(crate) const KNOWN_VARS: &[&str] = &[
     "NATS_PASSWORD",
     "NATS_PASSWORD_FILE",
     "NATS_CREDS_FILE",
+    "NATS_CA_FILE",
     "NATS_TOKEN",
     "NATS_TOKEN_FILE",
     "NATS_NKEY",

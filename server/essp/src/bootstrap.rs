@@ -87,6 +87,9 @@ async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> 
     if let Some(creds) = &nats.creds_file {
         opts = opts.credentials_file(creds).await.context("NATS_CREDS_FILE")?;
     }
+    if let Some(ca) = &nats.ca_file {
+        opts = opts.add_root_certificates(ca.clone());
+    }
     // `tls://` URLs make async-nats require TLS; say so explicitly.
     if nats.url.split(',').any(|u| u.trim_start().starts_with("tls://")) {
         opts = opts.require_tls(true);

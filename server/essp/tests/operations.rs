@@ -551,3 +551,87 @@ async fn demo_seed_fills_an_empty_tenant(backend: Backend) {
 }
 
 on_both_engines!(demo_seed_fills_an_empty_tenant);
+
+/// `tls://` NATS URLs use TLS, trusting `NATS_CA_FILE` for a private CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_tls_when_the_url_asks_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=essp test CA",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &p("ca.pem"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &p("server.key"),
+        "-out",
+        &p("server.csr"),
+    ]);
+    std::fs::write(dir.path().join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("server.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("server.pem"),
+    ]);
+    let nats =
+        essp_testkit::PrivateNats::start(&["--tls", "--tlscert", &p("server.pem"), "--tlskey", &p("server.key")]);
+    let tls_url = nats.url().replace("nats://", "tls://");
+    let nats_check = |s: &Server| {
+        let (http, url) = (s.http.clone(), s.url("/readyz"));
+        async move {
+            for _ in 0..60 {
+                let body: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+                if body["checks"]["nats"] == "ok" {
+                    return "ok".to_owned();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let body: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+            body["checks"]["nats"].as_str().unwrap().to_owned()
+        }
+    };
+    let ca = p("ca.pem");
+    let s = Server::start_with(Backend::Sqlite, &[("NATS_URL", &tls_url), ("NATS_CA_FILE", &ca)]).await;
+    assert_eq!(nats_check(&s).await, "ok", "TLS with the private CA");
+    drop(s);
+    // Without trusting the CA the connection is refused, never downgraded.
+    let s = Server::start_with(Backend::Sqlite, &[("NATS_URL", &tls_url)]).await;
+    assert!(nats_check(&s).await.starts_with("failed"));
+}
