@@ -1,7 +1,22 @@
 use std::fmt;
 
+use std::sync::{LazyLock, Mutex};
+
 use serde::{Serialize, Serializer};
-use ulid::Ulid;
+use ulid::{Generator, Ulid};
+
+/// Ids minted by this process strictly increase, even within one
+/// millisecond, so "newest first" and the audit chain's order follow the
+/// order in which things happened.
+static GENERATOR: LazyLock<Mutex<Generator>> = LazyLock::new(|| Mutex::new(Generator::new()));
+
+fn next_ulid() -> Ulid {
+    GENERATOR
+        .lock()
+        .ok()
+        .and_then(|mut g| g.generate().ok())
+        .unwrap_or_else(Ulid::new)
+}
 
 /// An entity id of the form `<prefix>_<ULID>` (e.g. `inc_01J…`). ULIDs let an
 /// offline edge mint ids without coordination, and they sort by time.
@@ -17,7 +32,7 @@ pub enum IdError {
 impl Id {
     /// A new id with the current time.
     pub fn new(prefix: &'static str) -> Self {
-        Self(format!("{prefix}_{}", Ulid::new()))
+        Self(format!("{prefix}_{}", next_ulid()))
     }
 
     /// Parses an id received from a client; the prefix must match and the
@@ -75,6 +90,12 @@ mod tests {
         let b = Id::new(prefix::INCIDENT);
         assert_eq!(Id::parse("inc", a.as_str()).unwrap(), a);
         assert!(a < b);
+    }
+
+    #[test]
+    fn ids_of_one_process_strictly_increase() {
+        let ids: Vec<Id> = (0..1000).map(|_| Id::new("audit")).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
