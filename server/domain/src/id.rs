@@ -11,11 +11,12 @@ use ulid::{Generator, Ulid};
 static GENERATOR: LazyLock<Mutex<Generator>> = LazyLock::new(|| Mutex::new(Generator::new()));
 
 fn next_ulid() -> Ulid {
-    GENERATOR
-        .lock()
-        .ok()
-        .and_then(|mut g| g.generate().ok())
-        .unwrap_or_else(Ulid::new)
+    // Falls back to a random ULID only if the lock is poisoned or the
+    // millisecond's sequence overflows (2^80 ids in one millisecond).
+    match GENERATOR.lock().ok().and_then(|mut g| g.generate().ok()) {
+        Some(u) => u,
+        None => Ulid::new(),
+    }
 }
 
 /// An entity id of the form `<prefix>_<ULID>` (e.g. `inc_01J…`). ULIDs let an
