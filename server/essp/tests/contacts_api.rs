@@ -4,25 +4,9 @@
 
 mod common;
 
-use common::{Backend, SCHOOL, Server, assert_problem};
+use common::{Backend, SCHOOL, Server, assert_problem, call, expect};
 use reqwest::Method;
-use serde_json::{Value, json};
-
-async fn call(s: &Server, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut r = s.req(method, path);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
-async fn expect(s: &Server, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
-    let r = call(s, method, path, body).await;
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, want, "{path}: {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
+use serde_json::json;
 
 async fn contacts_and_one_primary(backend: Backend) {
     let s = Server::start(backend).await;

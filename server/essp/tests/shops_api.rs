@@ -4,29 +4,13 @@
 
 mod common;
 
-use common::{Backend, Server, assert_problem};
+use common::{Backend, Server, assert_problem, call, expect};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn call(s: &Server, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut r = s.req(method, path);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
-async fn json_ok(s: &Server, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
-    let r = call(s, method, path, body).await;
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, want, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 async fn shops_and_staff_lifecycle(backend: Backend) {
     let s = Server::start(backend).await;
-    let nairobi = json_ok(
+    let nairobi = expect(
         &s,
         Method::POST,
         "/v1/service-shops",
@@ -37,7 +21,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     assert_eq!(nairobi["active"], true, "a new shop is active unless said otherwise");
     assert_eq!(nairobi["coverageLevel"], "county");
     // Several shops per county, one covering a sub-county.
-    let westlands = json_ok(
+    let westlands = expect(
         &s,
         Method::POST,
         "/v1/service-shops",
@@ -47,7 +31,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
         201,
     )
     .await;
-    let kisumu = json_ok(
+    let kisumu = expect(
         &s,
         Method::POST,
         "/v1/service-shops",
@@ -60,7 +44,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     let list = |q: &str| {
         let path = format!("/v1/service-shops?{q}");
         let s = &s;
-        async move { json_ok(s, Method::GET, &path, None, 200).await }
+        async move { expect(s, Method::GET, &path, None, 200).await }
     };
     assert_eq!(list("countyCode=047").await["items"].as_array().unwrap().len(), 2);
     assert_eq!(list("active=false").await["items"][0]["id"], kisumu["id"]);
@@ -92,8 +76,8 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     assert_problem(stale, 412, "version-mismatch").await;
 
     // Staff.
-    let lead = json_ok(&s, Method::POST, "/v1/service-staff", Some(json!({"serviceShopId": shop(&nairobi), "userId": "kc-user-1", "role": "lead_technician", "phone": "+254 712 345678"})), 201).await;
-    json_ok(
+    let lead = expect(&s, Method::POST, "/v1/service-staff", Some(json!({"serviceShopId": shop(&nairobi), "userId": "kc-user-1", "role": "lead_technician", "phone": "+254 712 345678"})), 201).await;
+    expect(
         &s,
         Method::POST,
         "/v1/service-staff",
@@ -101,7 +85,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
         201,
     )
     .await;
-    json_ok(&s, Method::POST, "/v1/service-staff", Some(json!({"serviceShopId": shop(&westlands), "userId": "kc-user-3", "role": "assistant_technician", "active": false})), 201).await;
+    expect(&s, Method::POST, "/v1/service-staff", Some(json!({"serviceShopId": shop(&westlands), "userId": "kc-user-3", "role": "assistant_technician", "active": false})), 201).await;
     let dup = call(
         &s,
         Method::POST,
@@ -110,12 +94,12 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     )
     .await;
     assert_problem(dup, 409, "duplicate").await;
-    let stats = json_ok(&s, Method::GET, "/v1/service-staff/stats", None, 200).await;
+    let stats = expect(&s, Method::GET, "/v1/service-staff/stats", None, 200).await;
     assert_eq!(
         stats,
         json!({"total": 3, "active": 2, "byRole": {"lead_technician": 1, "storekeeper": 1}})
     );
-    let leads = json_ok(
+    let leads = expect(
         &s,
         Method::GET,
         &format!(
@@ -128,7 +112,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     .await;
     assert_eq!(leads["items"].as_array().unwrap().len(), 1);
     let staff_path = format!("/v1/service-staff/{}", lead["id"].as_str().unwrap());
-    let moved = json_ok(
+    let moved = expect(
         &s,
         Method::PATCH,
         &staff_path,
@@ -166,7 +150,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
     );
 
     // Every change is in the audit trail.
-    let audit = json_ok(&s, Method::GET, "/v1/audit-logs?entityType=service_shop", None, 200).await;
+    let audit = expect(&s, Method::GET, "/v1/audit-logs?entityType=service_shop", None, 200).await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
@@ -189,7 +173,7 @@ async fn shops_and_staff_lifecycle(backend: Backend) {
 
 async fn bad_shop_and_staff_input(backend: Backend) {
     let s = Server::start(backend).await;
-    let shop = json_ok(
+    let shop = expect(
         &s,
         Method::POST,
         "/v1/service-shops",
@@ -284,14 +268,14 @@ async fn bad_shop_and_staff_input(backend: Backend) {
     )
     .await;
     assert_eq!(
-        json_ok(&s, Method::GET, "/v1/service-shops", None, 200).await["items"]
+        expect(&s, Method::GET, "/v1/service-shops", None, 200).await["items"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
     assert_eq!(
-        json_ok(&s, Method::GET, "/v1/service-staff", None, 200).await["items"],
+        expect(&s, Method::GET, "/v1/service-staff", None, 200).await["items"],
         json!([])
     );
 }

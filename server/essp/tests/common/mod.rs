@@ -205,6 +205,24 @@ impl Drop for Server {
     }
 }
 
+/// Sends a request as the test school, with an optional JSON body.
+pub async fn call(s: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    let mut r = s.req(method, path);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
+}
+
+/// Like [`call`], asserting the status; returns the JSON body (or null).
+pub async fn expect(s: &Server, method: reqwest::Method, path: &str, body: Option<Value>, want: u16) -> Value {
+    let r = call(s, method, path, body).await;
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, want, "{path}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 /// Asserts a problem+json response with the given status and code.
 pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for expected problem {code}");
