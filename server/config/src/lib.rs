@@ -51,6 +51,8 @@ pub struct Settings {
     pub app_env: AppEnv,
     pub mode: Mode,
     pub http_addr: SocketAddr,
+    /// Whether HTTP_ADDR was given (otherwise each role uses its runbook port).
+    pub http_addr_explicit: bool,
     /// A level (`trace`..`error`) or a tracing filter directive.
     pub log_level: String,
     pub data_dir: PathBuf,
@@ -110,6 +112,7 @@ impl Settings {
             app_env: src.parse_or("APP_ENV", AppEnv::default(), AppEnv::parse)?,
             mode: src.parse_or("ESSP_MODE", Mode::default(), Mode::parse)?,
             http_addr: src.parse_or("HTTP_ADDR", default_addr, parse::listen_addr)?,
+            http_addr_explicit: source("HTTP_ADDR").is_some_and(|v| !v.trim().is_empty()),
             log_level: src.parse_or("LOG_LEVEL", "info".into(), parse::log_level)?,
             database: DatabaseSettings::load(&src, &data_dir)?,
             migrate_on_start: src.flag("ESSP_MIGRATE_ON_START", true)?,

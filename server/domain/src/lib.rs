@@ -17,6 +17,7 @@ pub mod project;
 pub mod scope;
 pub mod shop;
 pub mod sla;
+pub mod ssot;
 pub mod work_order;
 pub mod workflow;
 

@@ -146,7 +146,7 @@ fn install_metrics() -> Result<PrometheusHandle> {
 }
 
 /// The HTTP layer's settings, from the process configuration.
-pub fn http_config(settings: &Settings) -> Result<HttpConfig> {
+pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
     Ok(HttpConfig {
         tenant_header: settings.tenancy.tenant_header.clone(),
         school_header: settings.tenancy.school_header.clone(),
@@ -178,6 +178,8 @@ pub fn http_config(settings: &Settings) -> Result<HttpConfig> {
             Vec::new()
         },
         metrics_on_api: settings.metrics_addr.is_none(),
+        serve_ims: role.serves_ims(),
+        ssot_domains: role.ssot_domains(),
     })
 }
 
@@ -208,7 +210,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         ("redis", Readiness::Disabled),
         (
             "nats",
-            match nats {
+            match nats.clone() {
                 None => Readiness::Disabled,
                 Some(c) if central => Readiness::Required(readiness::nats(c)),
                 // An edge keeps working offline: its link is "degraded", not failed.
@@ -231,22 +233,39 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         ),
     ];
 
+    let readiness = {
+        let mut r = readiness;
+        r.push(("ssot", crate::ssot_sync::readiness(&settings, role)));
+        r
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reconciler = Arc::new(essp_sync_engine::ssot_reconcile::Reconciler::new(
+        db.clone(),
+        crate::ssot_sync::feed(&settings, db.clone())?,
+        settings.ssot.page_size,
+        Vec::new(),
+    ));
     let auth = crate::security::auth_mode(&settings, stop_rx.clone()).await?;
     let state = AppState {
         db: db.clone(),
         auth: Arc::new(auth),
         blobs: blobs.clone(),
-        config: Arc::new(http_config(&settings)?),
+        config: Arc::new(http_config(&settings, role)?),
         metrics: install_metrics()?,
         readiness: Arc::new(readiness),
+        ssot_sync: Some(Arc::new(crate::ssot_sync::Trigger(reconciler.clone()))),
     };
     let metrics_app = essp_http::metrics_router(state.clone());
     let app = essp_http::router(state);
 
-    let listener = TcpListener::bind(settings.http_addr)
+    let http_addr = if settings.http_addr_explicit {
+        settings.http_addr
+    } else {
+        std::net::SocketAddr::new(settings.http_addr.ip(), role.default_port())
+    };
+    let listener = TcpListener::bind(http_addr)
         .await
-        .with_context(|| format!("cannot listen on {} (HTTP_ADDR)", settings.http_addr))?;
+        .with_context(|| format!("cannot listen on {http_addr} (HTTP_ADDR)"))?;
     let addr = listener.local_addr().context("listener address")?;
     tracing::info!(
         %addr,
@@ -275,6 +294,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             }
         });
     }
+    let ssot_tasks = crate::ssot_sync::spawn(role, &settings, db.clone(), nats.clone(), &reconciler, stop_rx.clone());
     let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
     let sweeper = crate::sla_sweep::spawn(db.clone(), settings.sla.sweep_interval, stop_rx.clone());
     let sealer = crate::audit_sealer::spawn(db.clone(), settings.audit_seal_interval, stop_rx.clone());
@@ -301,6 +321,9 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     }
     housekeeping.abort();
     sweeper.abort();
+    for t in ssot_tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
+    }
     // The sealer finishes its last pass on the stop signal.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sealer).await;
     db.close().await;

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use essp_config::Settings;
 use essp_store::migrate::Migrator;
 
 use crate::bootstrap;
+pub use crate::role::Role;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +41,19 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Bulk-load SSOT data from a CSV file: one transaction, every row
+    /// checked, a report with line numbers; re-importing changes nothing.
+    Import {
+        /// What the file holds: schools, devices, parts (or any SSOT kind).
+        kind: String,
+        /// The CSV file; its header names the columns (camelCase fields).
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Check everything and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Demo data.
     Demo {
         #[command(subcommand)]
@@ -79,13 +93,6 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Process roles. More join as their parts of the platform land.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Role {
-    /// Everything in one process (the default; edge boxes and laptops).
-    All,
-    /// The IMS API (the runbook's `ims-api` deployment).
-    ImsApi,
-}
 
 #[derive(Debug, Subcommand)]
 enum MigrateAction {
@@ -193,6 +200,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             println!("sealed {n}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import {
+            kind,
+            file,
+            tenant,
+            dry_run,
+        } => import(&kind, &file, &tenant, dry_run).await,
         Command::Demo {
             action:
                 DemoAction::Seed {
@@ -329,4 +342,40 @@ async fn audit_verify(tenant: Option<String>) -> Result<ExitCode> {
     }
     db.close().await;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn import(kind: &str, file: &std::path::Path, tenant: &str, dry_run: bool) -> Result<ExitCode> {
+    let settings = settings()?;
+    crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+    let kind = essp_domain::ssot::kind(kind).with_context(|| {
+        let known: Vec<&str> = essp_domain::ssot::KINDS.iter().map(|k| k.name).collect();
+        format!("{kind:?} is not an SSOT kind; use one of {}", known.join(", "))
+    })?;
+    let tenant = essp_domain::scope::parse_scope_part(Some(tenant)).context("--tenant")?;
+    let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let db = bootstrap::open_database(&settings).await?;
+    Migrator::embedded(db.as_ref())?.check().await?;
+    let actor = essp_http::auth::Actor {
+        subject: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())),
+        request_id: String::new(),
+        ip: String::new(),
+        user_agent: format!("essp/{} import", env!("CARGO_PKG_VERSION")),
+    };
+    let result = essp_http::ssot::csv_import::import_csv(
+        db.as_ref(),
+        &tenant,
+        kind,
+        std::io::BufReader::new(reader),
+        dry_run,
+        &actor,
+    )
+    .await;
+    db.close().await;
+    let report = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.error_count == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -78,7 +78,7 @@ pub async fn seed(settings: &Settings, schools: usize, incidents_per_school: usi
     let db = bootstrap::open_database(settings).await?;
     Migrator::embedded(db.as_ref())?.up(None).await?;
     // Development identity and no rate limits: this is an operator action.
-    let mut config = bootstrap::http_config(settings)?;
+    let mut config = bootstrap::http_config(settings, crate::role::Role::All)?;
     config.rate_limits = None;
     let state = AppState {
         db: db.clone(),
@@ -89,6 +89,7 @@ pub async fn seed(settings: &Settings, schools: usize, incidents_per_school: usi
             .build_recorder()
             .handle(),
         readiness: Arc::new(vec![("redis", Readiness::Disabled)]),
+        ssot_sync: None,
     };
     let client = Client {
         app: essp_http::router(state),

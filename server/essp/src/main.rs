@@ -8,8 +8,10 @@ mod demo;
 mod logging;
 mod maintenance;
 mod readiness;
+mod role;
 mod security;
 mod sla_sweep;
+mod ssot_sync;
 
 use std::process::ExitCode;
 

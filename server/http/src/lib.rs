@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod recording;
 pub mod security;
 pub mod shops;
+pub mod ssot;
 pub mod state;
 pub mod surveys;
 pub mod telemetry;
@@ -37,9 +38,9 @@ pub use state::{AppState, HttpConfig, Readiness, ReadinessCheck};
 
 use crate::problem::{PROBLEM_JSON, problem_response};
 
-/// The whole API, in one table.
-pub fn router(state: AppState) -> Router {
-    let mut api = Router::new()
+/// The IMS API, in one table.
+fn ims_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::edit))
         .route("/v1/incidents/{id}/status", patch(incidents::change_status))
@@ -100,13 +101,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/work-orders/{id}/bom/items/{item_id}/release",
             patch(inventory::release),
         )
+        .route("/v1/schools/{id}/contacts", get(contacts::list).post(contacts::create))
+        .route("/v1/schools/{id}/contacts/primary", patch(contacts::set_primary))
         .route(
-            "/v1/schools/{school_id}/contacts",
-            get(contacts::list).post(contacts::create),
-        )
-        .route("/v1/schools/{school_id}/contacts/primary", patch(contacts::set_primary))
-        .route(
-            "/v1/schools/{school_id}/contacts/{id}",
+            "/v1/schools/{id}/contacts/{contact_id}",
             patch(contacts::update).delete(contacts::delete),
         )
         .route("/v1/attachments", get(attachments::list).post(attachments::upload))
@@ -145,11 +143,25 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
-        .route("/v1/audit-logs/{id}", get(audit_logs::get));
-    let mut bulk = Router::new()
-        .route("/v1/work-orders/bulk/status", post(work_orders::bulk_status))
-        .route("/v1/work-orders/bulk/assignment", post(work_orders::bulk_assignment))
-        .route("/v1/work-orders/bulk/approval", post(work_orders::bulk_approval));
+        .route("/v1/audit-logs/{id}", get(audit_logs::get))
+        .merge(ssot::cache::routes())
+}
+
+/// The whole API of this process: IMS and/or the SSOT services, as its
+/// role says.
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new();
+    let mut bulk = Router::new();
+    if state.config.serve_ims {
+        api = api.merge(ims_routes());
+        bulk = bulk
+            .route("/v1/work-orders/bulk/status", post(work_orders::bulk_status))
+            .route("/v1/work-orders/bulk/assignment", post(work_orders::bulk_assignment))
+            .route("/v1/work-orders/bulk/approval", post(work_orders::bulk_approval));
+    }
+    if !state.config.ssot_domains.is_empty() {
+        api = api.merge(ssot::router(&state.config.ssot_domains));
+    }
     // Each request counts against one budget: bulk routes have their own,
     // stricter one; everything else the read or the write budget.
     if let Some(limits) = &state.config.rate_limits {

@@ -36,10 +36,21 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// Well-formed input that cannot be applied to the current data (a
+    /// reference to nothing, a clash), with every offending field.
+    #[error("{detail}")]
+    Rejected {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A service we depend on (an SSOT) failed or answered nonsense.
+    #[error("upstream service failed: {0}")]
+    Upstream(String),
     /// A dependency (the database) is down; safe to retry.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -76,9 +87,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,7 +100,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Unprocessable { code, .. } => code,
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::Rejected { code, .. } => code,
             ApiError::Validation(_) => "validation-failed",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
@@ -96,6 +109,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Upstream(_) => "upstream-failed",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -160,6 +174,7 @@ impl IntoResponse for ApiError {
         };
         let errors = match &self {
             ApiError::Validation(v) => Some(v.0.as_slice()),
+            ApiError::Rejected { errors, .. } => Some(errors.as_slice()),
             _ => None,
         };
         problem_response(status, self.code(), detail, errors)

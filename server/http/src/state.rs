@@ -40,6 +40,10 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Serve `/metrics` on the API listener (false when it has its own).
     pub metrics_on_api: bool,
+    /// Serve the IMS API (`--role ims-api` or `all`).
+    pub serve_ims: bool,
+    /// SSOT services this process serves (`--role ssot-*`, `ssot` or `all`).
+    pub ssot_domains: Vec<essp_domain::ssot::Domain>,
 }
 
 /// A dependency probed by `/readyz`.
@@ -69,4 +73,7 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,
     pub readiness: Arc<Vec<(&'static str, Readiness)>>,
+    /// Brings IMS's SSOT snapshots up to date on demand; `None` when no
+    /// SSOT source is configured.
+    pub ssot_sync: Option<Arc<dyn crate::ssot::cache::SnapshotSync>>,
 }

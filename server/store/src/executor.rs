@@ -27,11 +27,19 @@ impl Engine {
 pub struct Dialect {
     /// Case-insensitive `LIKE` operator (`ILIKE` / SQLite's ASCII-insensitive `LIKE`).
     pub ilike: &'static str,
+    /// Null-safe "differs from" comparison.
+    pub distinct_from: &'static str,
 }
 
 impl Dialect {
-    pub const POSTGRES: Dialect = Dialect { ilike: "ILIKE" };
-    pub const SQLITE: Dialect = Dialect { ilike: "LIKE" };
+    pub const POSTGRES: Dialect = Dialect {
+        ilike: "ILIKE",
+        distinct_from: "IS DISTINCT FROM",
+    };
+    pub const SQLITE: Dialect = Dialect {
+        ilike: "LIKE",
+        distinct_from: "IS NOT",
+    };
 }
 
 /// Runs statements. Implemented by a database handle (auto-commit, one

@@ -17,6 +17,8 @@ pub mod migrate;
 pub mod projects;
 pub mod query;
 pub mod shops;
+pub mod ssot;
+pub mod ssot_snapshot;
 pub mod value;
 pub mod work_orders;
 pub mod workflow;

@@ -4,5 +4,6 @@
 //! rather than by arrival (SYNC.md guarantee 4).
 
 pub mod hlc;
+pub mod subjects;
 
 pub use hlc::{ClockError, Hlc, HlcClock};

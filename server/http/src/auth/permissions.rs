@@ -48,6 +48,9 @@ permissions! {
     ServiceStaffRead => "servicestaff:read",
     ServiceStaffCreate => "servicestaff:create",
     ServiceStaffUpdate => "servicestaff:update",
+    SsotRead => "ssot:read",
+    SsotWrite => "ssot:write",
+    SsotSync => "ssot:sync",
 }
 
 #[cfg(test)]

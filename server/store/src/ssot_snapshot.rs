@@ -1,0 +1,261 @@
+//! IMS's per-row copies of SSOT data (`<kind>_snapshot`) and the sync
+//! checkpoints (`ssot_sync_state`). Rows only move forward: a copy is
+//! replaced only by a higher revision, so a duplicate or late event can
+//! never regress it, and two sync workers never double-apply.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use essp_domain::ssot::{Kind, SsotRow};
+
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::query::{Query, like_contains};
+use crate::ssot::{self, CHUNK, FeedQuery, column_list, columns, from_row, push_values, row_values};
+
+/// Applies rows (any order, duplicates allowed); returns how many changed.
+pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u64> {
+    let cols = columns(kind);
+    let set: Vec<String> = cols
+        .iter()
+        .filter(|c| !matches!(**c, "id" | "tenant_id"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let mut changed = 0;
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = Query::new(&format!("INSERT INTO {} ({}) VALUES ", kind.snapshot, cols.join(", ")));
+        push_values(&mut q, chunk.iter().map(|r| row_values(kind, r)).collect());
+        q.push(&format!(
+            " ON CONFLICT (tenant_id, id) DO UPDATE SET {} WHERE {t}.revision < excluded.revision",
+            set.join(", "),
+            t = kind.snapshot
+        ));
+        changed += ex.execute(q.sql(), q.params()).await?;
+    }
+    Ok(changed)
+}
+
+/// A live row by id.
+pub async fn get(ex: &dyn Executor, tenant: &str, kind: &Kind, id: &str) -> Result<Option<SsotRow>> {
+    Ok(ssot::get_in(ex, kind.snapshot, tenant, kind, id)
+        .await?
+        .filter(|r| r.meta.deleted_at.is_none()))
+}
+
+/// Live rows whose `column` equals `value`.
+pub async fn find_by(ex: &dyn Executor, tenant: &str, kind: &Kind, column: &str, value: &str) -> Result<Vec<SsotRow>> {
+    ssot::find_in(ex, kind.snapshot, tenant, kind, column, value).await
+}
+
+/// The snapshot in revision order (what an edge bootstrap or a digest reads).
+pub async fn changes(
+    ex: &dyn Executor,
+    tenant: &str,
+    kind: &Kind,
+    f: &FeedQuery,
+) -> Result<(Vec<SsotRow>, Option<i64>)> {
+    ssot::changes_in(ex, kind.snapshot, tenant, kind, f).await
+}
+
+/// Filters for browsing a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Browse {
+    /// Column = value.
+    pub equals: Vec<(&'static str, String)>,
+    /// Case-insensitive substring over these columns.
+    pub search: Option<(Vec<&'static str>, String)>,
+    pub limit: u32,
+    pub offset: u64,
+    /// Column to sort by (then id).
+    pub order_by: &'static str,
+}
+
+/// One page of live rows and the total matching.
+pub async fn browse(ex: &dyn Executor, tenant: &str, kind: &Kind, b: &Browse) -> Result<(Vec<SsotRow>, i64)> {
+    let mut q = Query::new(" WHERE tenant_id = ");
+    let t = q.bind(tenant);
+    q.push(&t).push(" AND deleted_at IS NULL");
+    for (column, value) in &b.equals {
+        q.and(&format!("{column} = {{}}"), value.as_str());
+    }
+    if let Some((cols, needle)) = &b.search {
+        let p = q.bind(like_contains(needle));
+        let ors: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{c} {} {p} ESCAPE '\\'", ex.dialect().ilike))
+            .collect();
+        q.push(&format!(" AND ({})", ors.join(" OR ")));
+    }
+    let count_sql = format!("SELECT COUNT(*) AS n FROM {}{}", kind.snapshot, q.sql());
+    let total = match ex.fetch_optional(&count_sql, q.params()).await? {
+        Some(r) => r.i64("n")?,
+        None => 0,
+    };
+    let limit = q.bind(i64::from(b.limit));
+    let offset = q.bind(i64::try_from(b.offset).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT {} FROM {}{} ORDER BY {}, id LIMIT {limit} OFFSET {offset}",
+        column_list(kind),
+        kind.snapshot,
+        q.sql(),
+        b.order_by
+    );
+    let rows = ex
+        .fetch_all(&sql, q.params())
+        .await?
+        .iter()
+        .map(|r| from_row(kind, r))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
+/// Distinct non-empty values of a column among live rows (e.g. makes).
+pub async fn distinct(ex: &dyn Executor, tenant: &str, kind: &Kind, column: &str) -> Result<Vec<String>> {
+    if kind.field_by_column(column).is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT {column} AS v FROM {} WHERE tenant_id = $1 AND deleted_at IS NULL AND {column} <> '' ORDER BY v",
+        kind.snapshot
+    );
+    ex.fetch_all(&sql, &[tenant.into()])
+        .await?
+        .iter()
+        .map(|r| r.text("v"))
+        .collect()
+}
+
+/// Live rows of `kind` by id, for the ids given (resolving names of
+/// referenced rows for a page of results).
+pub async fn by_ids(ex: &dyn Executor, tenant: &str, kind: &Kind, ids: &[&str]) -> Result<HashMap<String, SsotRow>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut q = Query::new(&format!(
+            "SELECT {} FROM {} WHERE tenant_id = ",
+            column_list(kind),
+            kind.snapshot
+        ));
+        let t = q.bind(tenant);
+        q.push(&t).push(" AND deleted_at IS NULL AND id IN (");
+        let ps: Vec<String> = chunk.iter().map(|id| q.bind(*id)).collect();
+        q.push(&ps.join(", ")).push(")");
+        for r in ex.fetch_all(q.sql(), q.params()).await? {
+            let row = from_row(kind, &r)?;
+            out.insert(row.meta.id.clone(), row);
+        }
+    }
+    Ok(out)
+}
+
+/// Live rows of a kind (for `/v1/ssot/status`).
+pub async fn count(ex: &dyn Executor, tenant: &str, kind: &Kind) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE tenant_id = $1 AND deleted_at IS NULL",
+        kind.snapshot
+    );
+    Ok(match ex.fetch_optional(&sql, &[tenant.into()]).await? {
+        Some(r) => r.i64("n")?,
+        None => 0,
+    })
+}
+
+/// A checkpoint: the snapshot of `resource` is complete up to `last_revision`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncState {
+    pub tenant_id: String,
+    pub resource: String,
+    pub last_revision: i64,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_error: String,
+    pub rows_applied: i64,
+}
+
+fn state_from_row(r: &crate::Row) -> Result<SyncState> {
+    Ok(SyncState {
+        tenant_id: r.text("tenant_id")?,
+        resource: r.text("resource")?,
+        last_revision: r.i64("last_revision")?,
+        last_sync_at: r.opt_timestamp("last_sync_at")?,
+        last_error: r.text("last_error")?,
+        rows_applied: r.i64("rows_applied")?,
+    })
+}
+
+const STATE_COLUMNS: &str = "tenant_id, resource, last_revision, last_sync_at, last_error, rows_applied";
+
+pub async fn state(ex: &dyn Executor, tenant: &str, resource: &str) -> Result<Option<SyncState>> {
+    let sql = format!("SELECT {STATE_COLUMNS} FROM ssot_sync_state WHERE tenant_id = $1 AND resource = $2");
+    ex.fetch_optional(&sql, &[tenant.into(), resource.into()])
+        .await?
+        .as_ref()
+        .map(state_from_row)
+        .transpose()
+}
+
+pub async fn states(ex: &dyn Executor, tenant: &str) -> Result<Vec<SyncState>> {
+    let sql = format!("SELECT {STATE_COLUMNS} FROM ssot_sync_state WHERE tenant_id = $1 ORDER BY resource");
+    ex.fetch_all(&sql, &[tenant.into()])
+        .await?
+        .iter()
+        .map(state_from_row)
+        .collect()
+}
+
+/// Tenants IMS has seen SSOT data for (events or a sync), to reconcile.
+pub async fn known_tenants(ex: &dyn Executor) -> Result<Vec<String>> {
+    ex.fetch_all("SELECT DISTINCT tenant_id FROM ssot_sync_state ORDER BY tenant_id", &[])
+        .await?
+        .iter()
+        .map(|r| r.text("tenant_id"))
+        .collect()
+}
+
+/// Makes a tenant known without moving its checkpoint.
+pub async fn touch(ex: &dyn Executor, tenant: &str, resource: &str, now: DateTime<Utc>) -> Result<()> {
+    ex.execute(
+        "INSERT INTO ssot_sync_state (tenant_id, resource, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, resource) DO NOTHING",
+        &[tenant.into(), resource.into(), now.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves the checkpoint forward (never back) after a reconcile page, in the
+/// same transaction as the rows it applied.
+pub async fn advance(
+    ex: &dyn Executor,
+    tenant: &str,
+    resource: &str,
+    last_revision: i64,
+    applied: u64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let applied = i64::try_from(applied).unwrap_or(i64::MAX);
+    ex.execute(
+        "INSERT INTO ssot_sync_state (tenant_id, resource, last_revision, last_sync_at, last_error, rows_applied, updated_at) \
+         VALUES ($1, $2, $3, $4, '', $5, $4) \
+         ON CONFLICT (tenant_id, resource) DO UPDATE SET \
+           last_revision = CASE WHEN ssot_sync_state.last_revision > excluded.last_revision \
+                                THEN ssot_sync_state.last_revision ELSE excluded.last_revision END, \
+           last_sync_at = excluded.last_sync_at, last_error = '', \
+           rows_applied = ssot_sync_state.rows_applied + excluded.rows_applied, updated_at = excluded.updated_at",
+        &[tenant.into(), resource.into(), last_revision.into(), now.into(), applied.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records why a sync failed (shown by `/v1/ssot/status`).
+pub async fn failed(ex: &dyn Executor, tenant: &str, resource: &str, error: &str, now: DateTime<Utc>) -> Result<()> {
+    ex.execute(
+        "INSERT INTO ssot_sync_state (tenant_id, resource, last_error, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, resource) DO UPDATE SET last_error = excluded.last_error, updated_at = excluded.updated_at",
+        &[tenant.into(), resource.into(), error.into(), now.into()],
+    )
+    .await?;
+    Ok(())
+}
