@@ -339,7 +339,7 @@ pub async fn import_csv(
         let mut incoming = Vec::with_capacity(lines.len());
         let mut numbers = Vec::with_capacity(lines.len());
         for mut l in lines {
-            let mut line_ok = true;
+            let mut unresolved: Vec<&str> = Vec::new();
             for (field, target, key) in &l.ref_keys {
                 if key.iter().all(String::is_empty) {
                     continue;
@@ -354,7 +354,7 @@ pub async fn import_csv(
                             field.json,
                             format!("names no existing {} ({})", target.name, key.join(" / ")),
                         );
-                        line_ok = false;
+                        unresolved.push(field.json);
                     }
                 }
             }
@@ -369,7 +369,7 @@ pub async fn import_csv(
                 }
             };
             match ssot::validate(kind, &l.fields, None) {
-                Ok(record) if line_ok => {
+                Ok(record) if unresolved.is_empty() => {
                     numbers.push(l.number);
                     incoming.push(Incoming {
                         id,
@@ -379,7 +379,8 @@ pub async fn import_csv(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    for fe in e.0 {
+                    // A reference reported unresolved is not also "required".
+                    for fe in e.0.into_iter().filter(|fe| !unresolved.contains(&fe.field.as_str())) {
                         report.error(l.number, fe.field, fe.message);
                     }
                 }
