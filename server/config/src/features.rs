@@ -42,7 +42,7 @@ impl WorkOrderSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SsotSettings {
     pub enable_sync: bool,
     pub sync_interval: Duration,
@@ -50,6 +50,12 @@ pub struct SsotSettings {
     pub school_base_url: Option<String>,
     pub device_base_url: Option<String>,
     pub parts_base_url: Option<String>,
+    /// Bearer token for SSOT services that require authentication
+    /// (`ESSP_SSOT_TOKEN`, or `ESSP_SSOT_TOKEN_FILE`).
+    pub token: Option<crate::Secret>,
+    /// Tenants to reconcile even before IMS has seen their data
+    /// (`ESSP_SSOT_TENANTS`, comma-separated).
+    pub tenants: Vec<String>,
 }
 
 impl SsotSettings {
@@ -65,6 +71,14 @@ impl SsotSettings {
             school_base_url: src.parse_opt("SCHOOL_SSOT_BASE_URL", parse::http_url)?,
             device_base_url: src.parse_opt("DEVICE_SSOT_BASE_URL", parse::http_url)?,
             parts_base_url: src.parse_opt("PARTS_SSOT_BASE_URL", parse::http_url)?,
+            token: src.secret("ESSP_SSOT_TOKEN")?,
+            tenants: src
+                .text_or("ESSP_SSOT_TENANTS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -75,6 +89,8 @@ impl SsotSettings {
         out.url("SCHOOL_SSOT_BASE_URL", self.school_base_url.as_deref());
         out.url("DEVICE_SSOT_BASE_URL", self.device_base_url.as_deref());
         out.url("PARTS_SSOT_BASE_URL", self.parts_base_url.as_deref());
+        out.secret("ESSP_SSOT_TOKEN", self.token.as_ref());
+        out.set("ESSP_SSOT_TENANTS", self.tenants.join(","));
     }
 }
 

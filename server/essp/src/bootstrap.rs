@@ -243,7 +243,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         db.clone(),
         crate::ssot_sync::feed(&settings, db.clone())?,
         settings.ssot.page_size,
-        Vec::new(),
+        settings.ssot.tenants.clone(),
     ));
     let auth = crate::security::auth_mode(&settings, stop_rx.clone()).await?;
     let state = AppState {

@@ -26,7 +26,7 @@ enum Command {
     /// Run the server (API, health, metrics).
     Serve {
         /// Which part of the platform this process runs.
-        #[arg(long, value_enum, default_value_t = Role::All)]
+        #[arg(long, value_enum, env = "ESSP_ROLE", default_value_t = Role::All)]
         role: Role,
     },
     /// Apply or revert schema migrations (golang-migrate compatible; reads PG_DSN).

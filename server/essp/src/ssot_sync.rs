@@ -39,7 +39,7 @@ pub fn feed(settings: &Settings, db: Arc<dyn Database>) -> Result<Arc<dyn Change
     if bases.is_empty() {
         return Ok(Arc::new(LocalFeed(db)));
     }
-    let token = std::env::var("ESSP_SSOT_TOKEN").ok().filter(|t| !t.is_empty());
+    let token = settings.ssot.token.as_ref().map(|t| t.expose().to_owned());
     Ok(Arc::new(HttpFeed::new(
         bases,
         settings.tenancy.tenant_header.clone(),
