@@ -89,7 +89,6 @@ pub(crate) const KNOWN_VARS: &[&str] = &[
     "ESSP_SSOT_TOKEN",
     "ESSP_SSOT_TOKEN_FILE",
     "ESSP_SSOT_TENANTS",
-    "ESSP_ROLE",
     "ESSP_SLA_CRITICAL",
     "ESSP_SLA_HIGH",
     "ESSP_SLA_MEDIUM",

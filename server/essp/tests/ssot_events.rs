@@ -209,9 +209,15 @@ async fn roles_reconcile_over_http() {
     )
     .await;
     let status = expect(&ims, Method::GET, "/v1/ssot/status", None, 200).await;
+    // Models come first in the devices domain: that is where the failure shows.
+    let models = &status["resources"]["device_models"];
     assert!(
-        !status["resources"]["devices"]["lastError"].as_str().unwrap().is_empty(),
+        models["lastError"].as_str().unwrap().contains("unreachable"),
         "{status}"
+    );
+    assert_eq!(
+        status["resources"]["schools"]["lastError"], "",
+        "unconfigured SSOTs are skipped"
     );
     assert_eq!(
         status["resources"]["devices"]["lastRevision"].as_i64().unwrap(),

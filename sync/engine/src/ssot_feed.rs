@@ -25,6 +25,12 @@ pub enum FeedError {
 /// A source of SSOT changes in revision order.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
+    /// Whether this source has `kind` at all (an SSOT service not
+    /// configured is skipped, not reported as failing).
+    fn covers(&self, _kind: &Kind) -> bool {
+        true
+    }
+
     /// Tenants the source knows of (empty when it cannot list them).
     async fn tenants(&self) -> Result<Vec<String>, FeedError>;
 
@@ -106,6 +112,10 @@ struct FeedPage {
 
 #[async_trait]
 impl ChangeFeed for HttpFeed {
+    fn covers(&self, kind: &Kind) -> bool {
+        self.bases.contains_key(&kind.domain)
+    }
+
     async fn tenants(&self) -> Result<Vec<String>, FeedError> {
         Ok(Vec::new())
     }

@@ -84,7 +84,7 @@ impl Reconciler {
             Err(e) => tracing::warn!(error = %e, "cannot list SSOT tenants"),
         }
         for tenant in &tenants {
-            for kind in KINDS {
+            for kind in KINDS.iter().filter(|k| self.feed.covers(k)) {
                 if let Err(e) = self.sync_kind(tenant, kind).await {
                     metrics::counter!("essp_ssot_reconcile_errors_total").increment(1);
                     tracing::warn!(tenant = %tenant, kind = kind.name, error = %e, "SSOT reconcile failed");

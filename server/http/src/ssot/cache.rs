@@ -341,7 +341,7 @@ async fn sync(
     let results = syncer
         .sync_now(&auth.tenant, &kinds)
         .await
-        .map_err(|e| ApiError::Upstream(e))?;
+        .map_err(ApiError::Upstream)?;
     let synced: u64 = results.iter().map(|(_, n, _)| n).sum();
     let per_kind: serde_json::Map<String, Value> = results
         .iter()
