@@ -115,6 +115,9 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped by every change (ETag).
     pub version: i64,
+    /// SSOT names as they were when the incident was reported.
+    #[serde(flatten)]
+    pub context: crate::context::SsotContext,
 }
 
 /// The validated content of a new incident.
@@ -158,6 +161,7 @@ impl Incident {
             created_at: now,
             updated_at: now,
             version: 1,
+            context: crate::context::SsotContext::default(),
         }
     }
 }
@@ -308,6 +312,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            context: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@
 mod enums;
 pub mod attachment;
 pub mod contact;
+pub mod context;
 pub mod error;
 pub mod id;
 pub mod incident;

@@ -109,6 +109,9 @@ pub struct WorkOrder {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// SSOT names (school, contact, device) as they were at creation.
+    #[serde(flatten)]
+    pub context: crate::context::SsotContext,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,6 +252,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            context: Default::default(),
         }
     }
 

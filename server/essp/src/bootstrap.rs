@@ -121,6 +121,23 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_counter!("incidents_created_total", "Incidents created");
     metrics::describe_counter!("work_orders_created_total", "Work orders created");
     metrics::describe_counter!(
+        "work_orders_auto_routed_total",
+        "Work orders opened by auto-routing at the shop covering the school"
+    );
+    metrics::describe_counter!(
+        "essp_ssot_events_published_total",
+        "SSOT change messages acknowledged by JetStream"
+    );
+    metrics::describe_gauge!("essp_ssot_outbox_depth", "SSOT changes waiting to be published");
+    metrics::describe_counter!(
+        "essp_ssot_rows_applied_total",
+        "SSOT rows applied to IMS snapshots, by source (event, reconcile)"
+    );
+    metrics::describe_counter!(
+        "essp_ssot_reconcile_errors_total",
+        "SSOT reconcile passes that failed for a kind"
+    );
+    metrics::describe_counter!(
         "audit_rows_sealed_total",
         "Audit rows linked into their tenant's hash chain"
     );
@@ -158,6 +175,7 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
             low: settings.sla.low,
         },
         default_repair_location: settings.work_orders.default_repair_location.clone(),
+        auto_route: settings.work_orders.auto_route,
         max_rework: i64::from(settings.work_orders.max_rework),
         scheduling_enabled: settings.work_orders.scheduling_enabled,
         telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,

@@ -75,7 +75,10 @@ pub async fn create(
     body: ApiJson<CreateIncident>,
 ) -> ApiResult<Response> {
     let scope = &auth.scope;
-    let incident = new_incident(scope, &body.value, &state, &auth.actor.subject)?;
+    let mut incident = new_incident(scope, &body.value, &state, &auth.actor.subject)?;
+    let ssot = crate::ssot::context::resolve(state.db.as_ref(), scope, &incident.device_id).await?;
+    incident.context = ssot.names.clone();
+    let route = crate::work_orders::Route::for_incident(&state, &ssot);
     let hash = idempotency::request_hash("POST /v1/incidents", &body.raw);
     let actor = auth.actor.clone();
     idempotency::create(
@@ -88,6 +91,9 @@ pub async fn create(
             Box::pin(async move {
                 incidents::insert(tx, &incident).await?;
                 record(tx, &actor, "create", None, &incident).await?;
+                if let Some(route) = &route {
+                    route.open_work_order(tx, &actor, &incident).await?;
+                }
                 Created::json(&incident, format!("/v1/incidents/{}", incident.id), incident.version)
             })
         },

@@ -283,6 +283,8 @@ pub async fn list_bom(
 pub struct AddBody {
     part_id: Option<String>,
     qty_planned: Option<i64>,
+    /// Use a part the SSOT does not list for the device's model (audited).
+    override_compatibility: Option<bool>,
 }
 
 /// Plans a part for the work order and reserves it at the work order's shop.
@@ -305,6 +307,25 @@ pub async fn add_item(
             "no-shop",
             "the work order has no service shop to reserve parts at",
         ));
+    }
+    // The SSOT's compatibility list decides, when it has one for the part;
+    // a technician may override it explicitly, and the override is audited.
+    let model = &wo.context.device_model_id;
+    let mut action = "reserve";
+    if !model.is_empty()
+        && essp_store::ssot_snapshot::compatible(state.db.as_ref(), auth.scope.tenant(), &part, model).await?
+            == Some(false)
+    {
+        if body.value.override_compatibility != Some(true) {
+            return Err(ApiError::conflict(
+                "incompatible-part",
+                format!(
+                    "part {part} is not listed as compatible with device model {model}; \
+                     send \"overrideCompatibility\": true to use it anyway"
+                ),
+            ));
+        }
+        action = "reserve_incompatible";
     }
     let (scope, actor) = (auth.scope.clone(), auth.actor.clone());
     let item = crate::tx::run(&state, move |tx| {
@@ -347,7 +368,7 @@ pub async fn add_item(
                 entity_type: "bom_item",
                 entity_id: item.id.as_str(),
             };
-            recording::record(tx, &actor, subj, "reserve", None, Some(&item), now).await?;
+            recording::record(tx, &actor, subj, action, None, Some(&item), now).await?;
             Ok(item)
         })
     })

@@ -21,6 +21,9 @@ pub struct HttpConfig {
     /// `DEFAULT_REPAIR_LOCATION`: the depot name accepted besides
     /// `service_shop` and `on_site`, and the default for new work orders.
     pub default_repair_location: String,
+    /// `AUTO_ROUTE_WORK_ORDERS`: open a triage work order at the covering
+    /// shop for each new incident.
+    pub auto_route: bool,
     /// Times a work order may be sent back before it needs a new one.
     pub max_rework: i64,
     /// `ENABLE_WORK_ORDER_SCHEDULING`.

@@ -29,16 +29,23 @@ pub struct Dialect {
     pub ilike: &'static str,
     /// Null-safe "differs from" comparison.
     pub distinct_from: &'static str,
+    /// Whether a long bulk load must refresh table statistics as it goes.
+    /// Postgres plans from statistics that do not yet count the rows the
+    /// transaction inserted (it would scan the whole table for each batch's
+    /// key lookup); `ANALYZE` inside the transaction does count them.
+    pub analyze_during_bulk: bool,
 }
 
 impl Dialect {
     pub const POSTGRES: Dialect = Dialect {
         ilike: "ILIKE",
         distinct_from: "IS DISTINCT FROM",
+        analyze_during_bulk: true,
     };
     pub const SQLITE: Dialect = Dialect {
         ilike: "LIKE",
         distinct_from: "IS NOT",
+        analyze_during_bulk: false,
     };
 }
 

@@ -12,7 +12,7 @@ use crate::value::{Row, Value};
 
 const COLUMNS: &str = "id, tenant_id, school_id, device_id, category, severity, status, title, description, \
      reported_by, sla_due_at, sla_breached, breached_at, acknowledged_at, resolved_at, closed_at, \
-     status_reason, created_at, updated_at, version";
+     status_reason, created_at, updated_at, version, context";
 
 /// List filters; every field is optional. `limit` is already clamped.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +30,7 @@ pub struct IncidentFilter {
 pub async fn insert(ex: &dyn Executor, i: &Incident) -> Result<()> {
     let sql = format!(
         "INSERT INTO incidents ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     );
     let params: Vec<Value> = vec![
         i.id.as_str().into(),
@@ -53,6 +53,7 @@ pub async fn insert(ex: &dyn Executor, i: &Incident) -> Result<()> {
         i.created_at.into(),
         i.updated_at.into(),
         i.version.into(),
+        crate::value::json_of(&i.context)?,
     ];
     ex.execute(&sql, &params).await?;
     Ok(())
@@ -161,6 +162,7 @@ fn from_row(row: &Row) -> Result<Incident> {
         created_at: row.timestamp("created_at")?,
         updated_at: row.timestamp("updated_at")?,
         version: row.i64("version")?,
+        context: row.decode_json("context")?,
     })
 }
 

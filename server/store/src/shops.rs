@@ -272,3 +272,46 @@ fn staff_from_row(r: &Row) -> Result<ServiceStaff> {
         version: r.i64("version")?,
     })
 }
+
+/// Where auto-routing sends a school's repair: an active shop covering the
+/// school's sub-county, else one in its county (county-wide coverage
+/// first, then the oldest); and that shop's oldest active lead technician.
+/// Returns (shop id, Some((staff id, user id))) or None when nothing covers it.
+pub async fn route(
+    ex: &dyn Executor,
+    tenant: &str,
+    county_code: &str,
+    sub_county_code: &str,
+) -> Result<Option<(String, Option<(String, String)>)>> {
+    let mut shop = None;
+    if !sub_county_code.is_empty() {
+        shop = ex
+            .fetch_optional(
+                "SELECT id FROM service_shops WHERE tenant_id = $1 AND active = $2 AND county_code = $3 \
+                 AND sub_county_code = $4 AND coverage_level = 'sub_county' ORDER BY created_at, id LIMIT 1",
+                &[tenant.into(), true.into(), county_code.into(), sub_county_code.into()],
+            )
+            .await?;
+    }
+    if shop.is_none() {
+        shop = ex
+            .fetch_optional(
+                "SELECT id FROM service_shops WHERE tenant_id = $1 AND active = $2 AND county_code = $3 \
+                 ORDER BY CASE WHEN coverage_level = 'county' THEN 0 ELSE 1 END, created_at, id LIMIT 1",
+                &[tenant.into(), true.into(), county_code.into()],
+            )
+            .await?;
+    }
+    let Some(shop) = shop else { return Ok(None) };
+    let shop_id = shop.text("id")?;
+    let lead = ex
+        .fetch_optional(
+            "SELECT id, user_id FROM service_staff WHERE tenant_id = $1 AND service_shop_id = $2 \
+             AND role = 'lead_technician' AND active = $3 ORDER BY created_at, id LIMIT 1",
+            &[tenant.into(), shop_id.as_str().into(), true.into()],
+        )
+        .await?
+        .map(|r| Ok::<_, crate::StoreError>((r.text("id")?, r.text("user_id")?)))
+        .transpose()?;
+    Ok(Some((shop_id, lead)))
+}

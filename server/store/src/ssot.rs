@@ -18,8 +18,15 @@ use crate::executor::Executor;
 use crate::query::Query;
 use crate::value::{Row, Value};
 
-/// Rows per multi-row statement (well under both engines' parameter limits).
+/// Rows per batch (ids and keys per lookup statement).
 pub const CHUNK: usize = 500;
+
+/// Rows per multi-row INSERT: about 2,400 values, far below both engines'
+/// parameter limits and small enough that one statement's bind message
+/// stays a few tens of KiB.
+pub(crate) fn rows_per_statement(kind: &Kind) -> usize {
+    (2400 / columns(kind).len()).clamp(20, CHUNK)
+}
 
 pub(crate) fn columns(kind: &Kind) -> Vec<&'static str> {
     let mut c = vec!["id", "tenant_id"];
@@ -129,6 +136,26 @@ async fn append_outbox(
     Ok(())
 }
 
+/// Tracks a bulk load of one kind and refreshes the table's statistics
+/// each time it has doubled (where the engine needs it), so every batch's
+/// lookups keep using the indexes: O(log n) refreshes for n rows.
+#[derive(Debug, Default)]
+pub struct BulkLoad {
+    written: u64,
+    analyzed_at: u64,
+}
+
+impl BulkLoad {
+    pub async fn wrote(&mut self, ex: &dyn Executor, kind: &Kind, rows: u64) -> Result<()> {
+        self.written += rows;
+        if ex.dialect().analyze_during_bulk && self.written >= (2 * self.analyzed_at).max(1000) {
+            ex.execute(&format!("ANALYZE {}", kind.table), &[]).await?;
+            self.analyzed_at = self.written;
+        }
+        Ok(())
+    }
+}
+
 /// A row to create or update.
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -209,7 +236,10 @@ pub async fn ids_by_key(
         let cols = kind.natural_key.join(", ");
         let mut q = Query::new(&format!("SELECT id, {cols} FROM {} WHERE tenant_id = ", kind.table));
         let t = q.bind(tenant);
-        q.push(&t).push(&format!(" AND deleted_at IS NULL AND ({cols}) IN ("));
+        // Spelled like the partial unique index's predicate, so it is used.
+        let non_empty: String = kind.natural_key.iter().map(|c| format!(" AND {c} <> ''")).collect();
+        q.push(&t)
+            .push(&format!(" AND deleted_at IS NULL{non_empty} AND ({cols}) IN ("));
         let groups: Vec<String> = chunk
             .iter()
             .map(|key| {
@@ -409,8 +439,9 @@ pub async fn upsert_batch(
         .chain([format!("{}.deleted_at IS NOT NULL", kind.table)])
         .collect();
     let mut written: HashSet<String> = HashSet::new();
-    for (chunk_no, chunk) in rows.chunks(CHUNK).enumerate() {
-        let base = chunk_no * CHUNK;
+    let per_statement = rows_per_statement(kind);
+    for (chunk_no, chunk) in rows.chunks(per_statement).enumerate() {
+        let base = chunk_no * per_statement;
         let values: Vec<Vec<Value>> = chunk
             .iter()
             .enumerate()

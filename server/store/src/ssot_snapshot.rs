@@ -11,7 +11,9 @@ use essp_domain::ssot::{Kind, SsotRow};
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
-use crate::ssot::{self, CHUNK, FeedQuery, column_list, columns, from_row, push_values, row_values};
+use crate::ssot::{
+    self, CHUNK, FeedQuery, column_list, columns, from_row, push_values, row_values, rows_per_statement,
+};
 
 /// Applies rows (any order, duplicates allowed); returns how many changed.
 pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u64> {
@@ -22,7 +24,7 @@ pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     let mut changed = 0;
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in rows.chunks(rows_per_statement(kind)) {
         let mut q = Query::new(&format!("INSERT INTO {} ({}) VALUES ", kind.snapshot, cols.join(", ")));
         push_values(&mut q, chunk.iter().map(|r| row_values(kind, r)).collect());
         q.push(&format!(
@@ -258,4 +260,113 @@ pub async fn failed(ex: &dyn Executor, tenant: &str, resource: &str, error: &str
     )
     .await?;
     Ok(())
+}
+
+/// What IMS knows about a school and a device from its snapshots, for
+/// point-in-time copies on new records and for routing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    pub names: essp_domain::context::SsotContext,
+    pub county_code: String,
+    pub sub_county_code: String,
+    pub school_found: bool,
+    pub device_found: bool,
+    /// Whether the tenant has any devices at all (a device missing from a
+    /// populated SSOT is a client mistake; from an empty one, not yet known).
+    pub tenant_has_devices: bool,
+}
+
+/// Looks up a school (with county, sub-county and primary contact) and a
+/// device (with its model) in the snapshots.
+pub async fn context(ex: &dyn Executor, tenant: &str, school: &str, device: &str) -> Result<Context> {
+    let mut c = Context::default();
+    let school_row = ex
+        .fetch_optional(
+            "SELECT s.name, s.county_id, s.sub_county_id, \
+                    COALESCE(c.code, '') AS county_code, COALESCE(c.name, '') AS county_name, \
+                    COALESCE(sc.code, '') AS sub_county_code, COALESCE(sc.name, '') AS sub_county_name \
+             FROM schools_snapshot s \
+             LEFT JOIN counties_snapshot c \
+                    ON c.tenant_id = s.tenant_id AND c.id = s.county_id AND c.deleted_at IS NULL \
+             LEFT JOIN sub_counties_snapshot sc \
+                    ON sc.tenant_id = s.tenant_id AND sc.id = s.sub_county_id AND sc.deleted_at IS NULL \
+             WHERE s.tenant_id = $1 AND s.id = $2 AND s.deleted_at IS NULL",
+            &[tenant.into(), school.into()],
+        )
+        .await?;
+    if let Some(r) = school_row {
+        c.school_found = true;
+        c.names.school_name = r.text("name")?;
+        c.names.county_id = r.text("county_id")?;
+        c.names.county_name = r.text("county_name")?;
+        c.names.sub_county_id = r.text("sub_county_id")?;
+        c.names.sub_county_name = r.text("sub_county_name")?;
+        c.county_code = r.text("county_code")?;
+        c.sub_county_code = r.text("sub_county_code")?;
+        // The primary contact, else the oldest active one.
+        if let Some(r) = ex
+            .fetch_optional(
+                "SELECT name, phone, email FROM school_contacts_snapshot \
+                 WHERE tenant_id = $1 AND school_id = $2 AND active = $3 AND deleted_at IS NULL \
+                 ORDER BY is_primary DESC, created_at, id LIMIT 1",
+                &[tenant.into(), school.into(), true.into()],
+            )
+            .await?
+        {
+            c.names.contact_name = r.text("name")?;
+            c.names.contact_phone = r.text("phone")?;
+            c.names.contact_email = r.text("email")?;
+        }
+    }
+    let device_row = ex
+        .fetch_optional(
+            "SELECT d.serial, d.asset_tag, d.device_model_id, COALESCE(m.make, '') AS make, \
+                    COALESCE(m.model, '') AS model, COALESCE(m.category, '') AS category \
+             FROM devices_snapshot d \
+             LEFT JOIN device_models_snapshot m \
+                    ON m.tenant_id = d.tenant_id AND m.id = d.device_model_id AND m.deleted_at IS NULL \
+             WHERE d.tenant_id = $1 AND d.id = $2 AND d.deleted_at IS NULL",
+            &[tenant.into(), device.into()],
+        )
+        .await?;
+    if let Some(r) = device_row {
+        c.device_found = true;
+        c.tenant_has_devices = true;
+        c.names.device_serial = r.text("serial")?;
+        c.names.device_asset_tag = r.text("asset_tag")?;
+        c.names.device_model_id = r.text("device_model_id")?;
+        c.names.device_make = r.text("make")?;
+        c.names.device_model = r.text("model")?;
+        c.names.device_category = r.text("category")?;
+    } else {
+        c.tenant_has_devices = ex
+            .fetch_optional(
+                "SELECT id FROM devices_snapshot WHERE tenant_id = $1 AND deleted_at IS NULL LIMIT 1",
+                &[tenant.into()],
+            )
+            .await?
+            .is_some();
+    }
+    Ok(c)
+}
+
+/// Whether the SSOT lists `part` as fitting `model`; `None` when it has
+/// no compatibility data for the part at all.
+pub async fn compatible(ex: &dyn Executor, tenant: &str, part: &str, model: &str) -> Result<Option<bool>> {
+    let models = ex
+        .fetch_all(
+            "SELECT device_model_id FROM part_compatibility_snapshot \
+             WHERE tenant_id = $1 AND part_id = $2 AND deleted_at IS NULL",
+            &[tenant.into(), part.into()],
+        )
+        .await?;
+    if models.is_empty() {
+        return Ok(None);
+    }
+    for r in &models {
+        if r.text("device_model_id")? == model {
+            return Ok(Some(true));
+        }
+    }
+    Ok(Some(false))
 }

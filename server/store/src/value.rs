@@ -170,6 +170,11 @@ impl Row {
         }
     }
 
+    /// A JSON column decoded into a type (a missing field takes its default).
+    pub fn decode_json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T> {
+        serde_json::from_value(self.json(column)?).map_err(|e| StoreError::decode(column, e.to_string()))
+    }
+
     pub fn json(&self, column: &str) -> Result<serde_json::Value> {
         match self.raw(column)? {
             Value::Json(j) => Ok(j.clone()),
@@ -178,4 +183,11 @@ impl Row {
             v => Err(StoreError::decode(column, format!("expected json, got {v:?}"))),
         }
     }
+}
+
+/// A serialisable value as a JSON parameter.
+pub fn json_of<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value)
+        .map(Value::Json)
+        .map_err(|e| StoreError::Other(format!("cannot encode JSON: {e}")))
 }

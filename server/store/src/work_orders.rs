@@ -14,7 +14,8 @@ use crate::value::{Row, Value};
 
 const COLUMNS: &str = "id, tenant_id, school_id, incident_id, device_id, status, service_shop_id, assigned_staff_id, \
      assigned_to, repair_location, task_type, cost_estimate_cents, notes, project_id, phase_id, onsite_contact_id, \
-     approval_status, rework_count, last_rework_at, last_rework_reason, created_by, created_at, updated_at, version";
+     approval_status, rework_count, last_rework_at, last_rework_reason, created_by, created_at, updated_at, version, \
+     context";
 
 /// The columns a change may touch, in `save`'s parameter order.
 fn mutable_values(w: &WorkOrder) -> Vec<Value> {
@@ -36,7 +37,7 @@ fn mutable_values(w: &WorkOrder) -> Vec<Value> {
 }
 
 pub async fn insert(ex: &dyn Executor, w: &WorkOrder) -> Result<()> {
-    let placeholders: Vec<String> = (1..=24).map(|n| format!("${n}")).collect();
+    let placeholders: Vec<String> = (1..=25).map(|n| format!("${n}")).collect();
     let sql = format!(
         "INSERT INTO work_orders ({COLUMNS}) VALUES ({})",
         placeholders.join(", ")
@@ -66,6 +67,7 @@ pub async fn insert(ex: &dyn Executor, w: &WorkOrder) -> Result<()> {
         w.created_at.into(),
         w.updated_at.into(),
         w.version.into(),
+        crate::value::json_of(&w.context)?,
     ];
     ex.execute(&sql, &params).await?;
     Ok(())
@@ -244,5 +246,6 @@ fn from_row(r: &Row) -> Result<WorkOrder> {
         created_at: r.timestamp("created_at")?,
         updated_at: r.timestamp("updated_at")?,
         version: r.i64("version")?,
+        context: r.decode_json("context")?,
     })
 }

@@ -84,7 +84,7 @@ impl TestDb {
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
             panic!("Postgres is required for these tests and is not reachable at {admin_url}: {e}")
         });
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .expect("create test database");
@@ -134,12 +134,10 @@ impl Drop for TestDb {
                     .ok()?;
                 rt.block_on(async {
                     let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await
-                    .ok()
+                    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await
+                        .ok()
                 })
             })
             .join();

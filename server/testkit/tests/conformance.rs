@@ -38,6 +38,7 @@ fn incident(scope: &Scope, title: &str, created_at: chrono::DateTime<Utc>) -> In
         created_at,
         updated_at: created_at,
         version: 1,
+        context: Default::default(),
     }
 }
 

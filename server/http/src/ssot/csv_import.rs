@@ -298,6 +298,7 @@ pub async fn import_csv(
         _ => return Err(ImportError::Header("the file is empty".into())),
     }
     let tx = db.begin().await?;
+    let mut bulk = repo::BulkLoad::default();
     let now = essp_domain::now();
     let mut resolved: HashMap<(&'static str, Vec<String>), Option<String>> = HashMap::new();
     while let Some(msg) = rx.recv().await {
@@ -390,6 +391,7 @@ pub async fn import_csv(
         for e in &outcome.errors {
             report.error(numbers[e.index], e.error.field.clone(), e.error.message.clone());
         }
+        bulk.wrote(tx.as_ref(), kind, outcome.created + outcome.updated).await?;
         report.created += outcome.created;
         report.updated += outcome.updated;
         report.unchanged += outcome.unchanged;

@@ -5,6 +5,7 @@
 //! description when the route table is built.
 
 pub mod cache;
+pub mod context;
 pub mod csv_import;
 pub mod rows;
 pub mod transfer;
