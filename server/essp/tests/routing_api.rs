@@ -209,6 +209,95 @@ async fn incidents_are_enriched_and_routed(backend: Backend) {
     .await;
     assert_eq!(trail["items"][0]["action"], "auto_route");
 
+    // BOM lines follow the SSOT's compatibility list; an override is explicit and audited.
+    let other_model = id(&expect(
+        &s,
+        Method::POST,
+        "/v1/device-models",
+        Some(json!({"make": "HP", "model": "Stream 11"})),
+        201,
+    )
+    .await);
+    let screen = id(&expect(
+        &s,
+        Method::POST,
+        "/v1/parts",
+        Some(json!({"puk": "SCR-300E", "name": "300e screen", "category": "screen"})),
+        201,
+    )
+    .await);
+    let battery = id(&expect(
+        &s,
+        Method::POST,
+        "/v1/parts",
+        Some(json!({"puk": "BAT-HP", "name": "HP battery", "category": "battery"})),
+        201,
+    )
+    .await);
+    expect(
+        &s,
+        Method::POST,
+        "/v1/part-compatibility",
+        Some(json!({"partId": screen, "deviceModelId": model})),
+        201,
+    )
+    .await;
+    expect(
+        &s,
+        Method::POST,
+        "/v1/part-compatibility",
+        Some(json!({"partId": battery, "deviceModelId": other_model})),
+        201,
+    )
+    .await;
+    for part in [&screen, &battery] {
+        let stock = json!({"serviceShopId": local, "partId": part, "qtyAvailable": 5, "reorderThreshold": 1});
+        expect(&s, Method::POST, "/v1/inventory/upsert", Some(stock), 200).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = expect(&s, Method::GET, "/v1/ssot/status", None, 200).await;
+        if r["resources"]["part_compatibility"]["count"] == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "compatibility never reached the snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let items = format!("/v1/work-orders/{}/bom/items", id(wo));
+    ok(
+        at(
+            &s,
+            &school,
+            Method::POST,
+            &items,
+            Some(json!({"partId": screen, "qtyPlanned": 1})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let wrong = json!({"partId": battery, "qtyPlanned": 1});
+    assert_problem(
+        at(&s, &school, Method::POST, &items, Some(wrong)).await,
+        409,
+        "incompatible-part",
+    )
+    .await;
+    let forced = json!({"partId": battery, "qtyPlanned": 1, "overrideCompatibility": true});
+    let line = ok(at(&s, &school, Method::POST, &items, Some(forced)).await, 201).await;
+    let trail = expect(
+        &s,
+        Method::GET,
+        &format!("/v1/audit-logs?entityType=bom_item&entityId={}", id(&line)),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(trail["items"][0]["action"], "reserve_incompatible");
+
     // No shop in Turkana: the incident stands, nothing is routed.
     let body = json!({"deviceId": device, "title": "Charger", "category": "hardware"});
     let far = ok(at(&s, &remote, Method::POST, "/v1/incidents", Some(body)).await, 201).await;

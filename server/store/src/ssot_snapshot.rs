@@ -277,76 +277,69 @@ pub struct Context {
 }
 
 /// Looks up a school (with county, sub-county and primary contact) and a
-/// device (with its model) in the snapshots.
+/// device (with its model) in the snapshots, in one round trip: this runs
+/// on every incident and work order created.
 pub async fn context(ex: &dyn Executor, tenant: &str, school: &str, device: &str) -> Result<Context> {
-    let mut c = Context::default();
-    let school_row = ex
-        .fetch_optional(
-            "SELECT s.name, s.county_id, s.sub_county_id, \
-                    COALESCE(c.code, '') AS county_code, COALESCE(c.name, '') AS county_name, \
-                    COALESCE(sc.code, '') AS sub_county_code, COALESCE(sc.name, '') AS sub_county_name \
-             FROM schools_snapshot s \
-             LEFT JOIN counties_snapshot c \
-                    ON c.tenant_id = s.tenant_id AND c.id = s.county_id AND c.deleted_at IS NULL \
-             LEFT JOIN sub_counties_snapshot sc \
-                    ON sc.tenant_id = s.tenant_id AND sc.id = s.sub_county_id AND sc.deleted_at IS NULL \
-             WHERE s.tenant_id = $1 AND s.id = $2 AND s.deleted_at IS NULL",
-            &[tenant.into(), school.into()],
+    let contact = |col: &str| {
+        format!(
+            "(SELECT {col} FROM school_contacts_snapshot \
+              WHERE tenant_id = $1 AND school_id = $2 AND active = $4 AND deleted_at IS NULL \
+              ORDER BY is_primary DESC, created_at, id LIMIT 1) AS contact_{col}"
         )
-        .await?;
-    if let Some(r) = school_row {
-        c.school_found = true;
-        c.names.school_name = r.text("name")?;
-        c.names.county_id = r.text("county_id")?;
-        c.names.county_name = r.text("county_name")?;
-        c.names.sub_county_id = r.text("sub_county_id")?;
-        c.names.sub_county_name = r.text("sub_county_name")?;
-        c.county_code = r.text("county_code")?;
-        c.sub_county_code = r.text("sub_county_code")?;
-        // The primary contact, else the oldest active one.
-        if let Some(r) = ex
-            .fetch_optional(
-                "SELECT name, phone, email FROM school_contacts_snapshot \
-                 WHERE tenant_id = $1 AND school_id = $2 AND active = $3 AND deleted_at IS NULL \
-                 ORDER BY is_primary DESC, created_at, id LIMIT 1",
-                &[tenant.into(), school.into(), true.into()],
-            )
-            .await?
-        {
-            c.names.contact_name = r.text("name")?;
-            c.names.contact_phone = r.text("phone")?;
-            c.names.contact_email = r.text("email")?;
-        }
-    }
-    let device_row = ex
-        .fetch_optional(
-            "SELECT d.serial, d.asset_tag, d.device_model_id, COALESCE(m.make, '') AS make, \
-                    COALESCE(m.model, '') AS model, COALESCE(m.category, '') AS category \
-             FROM devices_snapshot d \
-             LEFT JOIN device_models_snapshot m \
-                    ON m.tenant_id = d.tenant_id AND m.id = d.device_model_id AND m.deleted_at IS NULL \
-             WHERE d.tenant_id = $1 AND d.id = $2 AND d.deleted_at IS NULL",
-            &[tenant.into(), device.into()],
-        )
-        .await?;
-    if let Some(r) = device_row {
-        c.device_found = true;
-        c.tenant_has_devices = true;
-        c.names.device_serial = r.text("serial")?;
-        c.names.device_asset_tag = r.text("asset_tag")?;
-        c.names.device_model_id = r.text("device_model_id")?;
-        c.names.device_make = r.text("make")?;
-        c.names.device_model = r.text("model")?;
-        c.names.device_category = r.text("category")?;
-    } else {
-        c.tenant_has_devices = ex
-            .fetch_optional(
-                "SELECT id FROM devices_snapshot WHERE tenant_id = $1 AND deleted_at IS NULL LIMIT 1",
-                &[tenant.into()],
-            )
-            .await?
-            .is_some();
-    }
+    };
+    let sql = format!(
+        "SELECT s.id AS school_id, COALESCE(s.name, '') AS school_name, \
+                COALESCE(s.county_id, '') AS county_id, COALESCE(s.sub_county_id, '') AS sub_county_id, \
+                COALESCE(c.code, '') AS county_code, COALESCE(c.name, '') AS county_name, \
+                COALESCE(sc.code, '') AS sub_county_code, COALESCE(sc.name, '') AS sub_county_name, \
+                {}, {}, {}, \
+                d.id AS device_id, COALESCE(d.serial, '') AS serial, COALESCE(d.asset_tag, '') AS asset_tag, \
+                COALESCE(d.device_model_id, '') AS device_model_id, COALESCE(m.make, '') AS make, \
+                COALESCE(m.model, '') AS model, COALESCE(m.category, '') AS category, \
+                (SELECT MIN(id) FROM devices_snapshot WHERE tenant_id = $1 AND deleted_at IS NULL) AS any_device \
+         FROM (SELECT 1 AS one) AS o \
+         LEFT JOIN schools_snapshot s ON s.tenant_id = $1 AND s.id = $2 AND s.deleted_at IS NULL \
+         LEFT JOIN counties_snapshot c \
+                ON c.tenant_id = s.tenant_id AND c.id = s.county_id AND c.deleted_at IS NULL \
+         LEFT JOIN sub_counties_snapshot sc \
+                ON sc.tenant_id = s.tenant_id AND sc.id = s.sub_county_id AND sc.deleted_at IS NULL \
+         LEFT JOIN devices_snapshot d ON d.tenant_id = $1 AND d.id = $3 AND d.deleted_at IS NULL \
+         LEFT JOIN device_models_snapshot m \
+                ON m.tenant_id = d.tenant_id AND m.id = d.device_model_id AND m.deleted_at IS NULL",
+        contact("name"),
+        contact("phone"),
+        contact("email"),
+    );
+    let Some(r) = ex
+        .fetch_optional(&sql, &[tenant.into(), school.into(), device.into(), true.into()])
+        .await?
+    else {
+        return Ok(Context::default());
+    };
+    let opt = |col: &str| r.opt_text(col).map(Option::unwrap_or_default);
+    let mut c = Context {
+        school_found: r.opt_text("school_id")?.is_some(),
+        device_found: r.opt_text("device_id")?.is_some(),
+        tenant_has_devices: r.opt_text("any_device")?.is_some(),
+        county_code: r.text("county_code")?,
+        sub_county_code: r.text("sub_county_code")?,
+        ..Context::default()
+    };
+    let n = &mut c.names;
+    n.school_name = r.text("school_name")?;
+    n.county_id = r.text("county_id")?;
+    n.county_name = r.text("county_name")?;
+    n.sub_county_id = r.text("sub_county_id")?;
+    n.sub_county_name = r.text("sub_county_name")?;
+    n.contact_name = opt("contact_name")?;
+    n.contact_phone = opt("contact_phone")?;
+    n.contact_email = opt("contact_email")?;
+    n.device_serial = r.text("serial")?;
+    n.device_asset_tag = r.text("asset_tag")?;
+    n.device_model_id = r.text("device_model_id")?;
+    n.device_make = r.text("make")?;
+    n.device_model = r.text("model")?;
+    n.device_category = r.text("category")?;
     Ok(c)
 }
 
