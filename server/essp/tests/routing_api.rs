@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Backend, Server, TENANT, assert_problem, expect};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -33,14 +31,10 @@ async fn ok(resp: reqwest::Response, want: u16) -> Value {
 }
 
 async fn until_in_snapshot(s: &Server, path: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while common::call(s, Method::GET, path, None).await.status() != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} never reached the snapshot"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until(path, async || {
+        common::call(s, Method::GET, path, None).await.status() == 200
+    })
+    .await;
 }
 
 async fn incidents_are_enriched_and_routed(backend: Backend) {
@@ -254,18 +248,10 @@ async fn incidents_are_enriched_and_routed(backend: Backend) {
         let stock = json!({"serviceShopId": local, "partId": part, "qtyAvailable": 5, "reorderThreshold": 1});
         expect(&s, Method::POST, "/v1/inventory/upsert", Some(stock), 200).await;
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = expect(&s, Method::GET, "/v1/ssot/status", None, 200).await;
-        if r["resources"]["part_compatibility"]["count"] == 2 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "compatibility never reached the snapshot"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until("compatibility in the snapshot", async || {
+        expect(&s, Method::GET, "/v1/ssot/status", None, 200).await["resources"]["part_compatibility"]["count"] == 2
+    })
+    .await;
     let items = format!("/v1/work-orders/{}/bom/items", id(wo));
     ok(
         at(

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Backend, Server, TENANT, assert_problem, call, expect, run_cli};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -51,22 +49,17 @@ async fn eventually(s: &Server, path: &str, want: u16) -> Value {
     eventually_that(s, path, want, |_| true).await
 }
 
-/// Polls until `path` answers `want` with a body `ok` accepts.
+/// Polls until `path` answers `want` with a body `ok` accepts; returns it.
 async fn eventually_that(s: &Server, path: &str, want: u16, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let mut last = Value::Null;
+    common::wait_until(path, async || {
         let r = call(s, Method::GET, path, None).await;
         let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        if status == want && ok(&body) {
-            return body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} still answers {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        last = r.json().await.unwrap_or(Value::Null);
+        status == want && ok(&last)
+    })
+    .await;
+    last
 }
 
 async fn crud_feed_and_tombstones(backend: Backend) {

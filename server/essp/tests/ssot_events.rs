@@ -8,20 +8,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Server, TENANT, TestDb, assert_problem, call, expect};
+use common::{Backend, Server, TENANT, TestDb, assert_problem, call, expect, wait_until};
 use essp_domain::ssot::{self, SsotRow};
 use essp_store::ssot_snapshot;
 use essp_testkit::PrivateNats;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn devices_total(s: &Server) -> i64 {
     let v = expect(s, Method::GET, "/v1/ssot/devices?limit=1", None, 200).await;

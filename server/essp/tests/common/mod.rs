@@ -239,6 +239,16 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     body
 }
 
+/// Polls `check` every 100 ms until it holds; fails after 20 s naming `what`
+/// (for effects that arrive asynchronously: snapshots, sealed audit rows).
+pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs `essp <args>` to completion with the test's database.
 pub fn run_cli(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let data = tempfile::tempdir().unwrap();
