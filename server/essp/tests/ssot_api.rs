@@ -315,6 +315,10 @@ async fn devices_macs_and_lookups(backend: Backend) {
     assert_eq!(snap["deviceModelName"], "Lenovo 100e");
     let list = eventually_that(&s, "/v1/ssot/devices?status=deployed", 200, |l| l["total"] == 2).await;
     assert_eq!(list["total"], 2);
+    let stats = expect(&s, Method::GET, "/v1/ssot/devices/stats", None, 200).await;
+    assert_eq!(stats, json!({"total": 2, "byLifecycle": {"deployed": 2}}));
+    let r = call(&s, Method::GET, "/v1/ssot/devices/stats?colour=red", None).await;
+    assert_problem(r, 400, "invalid-query").await;
     let makes = expect(&s, Method::GET, "/v1/ssot/device-models/makes", None, 200).await;
     assert_eq!(makes["items"], json!(["Lenovo"]));
     expect(

@@ -363,3 +363,31 @@ pub async fn compatible(ex: &dyn Executor, tenant: &str, part: &str, model: &str
     }
     Ok(Some(false))
 }
+
+/// Live rows per value of `column` (optionally only where `filter` holds).
+pub async fn count_by(
+    ex: &dyn Executor,
+    tenant: &str,
+    kind: &Kind,
+    column: &str,
+    filter: Option<(&str, &str)>,
+) -> Result<Vec<(String, i64)>> {
+    if kind.field_by_column(column).is_none() {
+        return Ok(Vec::new());
+    }
+    let mut q = Query::new(&format!(
+        "SELECT {column} AS v, COUNT(*) AS n FROM {} WHERE tenant_id = ",
+        kind.snapshot
+    ));
+    let t = q.bind(tenant);
+    q.push(&t).push(" AND deleted_at IS NULL");
+    if let Some((col, value)) = filter.filter(|(c, _)| kind.field_by_column(c).is_some()) {
+        q.and(&format!("{col} = {{}}"), value);
+    }
+    q.push(&format!(" GROUP BY {column} ORDER BY {column}"));
+    ex.fetch_all(q.sql(), q.params())
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("v")?, r.i64("n")?)))
+        .collect()
+}

@@ -94,6 +94,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/ssot/schools/counties", browse_route(&COUNTIES))
         .route("/v1/ssot/schools/sub-counties", browse_route(&SUB_COUNTIES))
         .route("/v1/ssot/devices", browse_route(&DEVICES))
+        .route("/v1/ssot/devices/stats", get(device_stats))
         .route("/v1/ssot/device-models", browse_route(&DEVICE_MODELS))
         .route("/v1/ssot/device-models/makes", get(makes))
         .route("/v1/ssot/parts", browse_route(&PARTS))
@@ -231,6 +232,32 @@ async fn browse(
         "limit": limit,
         "offset": offset,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatsParams {
+    school_id: Option<String>,
+}
+
+/// Devices per lifecycle state (optionally of one school).
+async fn device_stats(
+    State(state): State<AppState>,
+    auth: TenantAuthorized<SsotRead>,
+    ApiQuery(p): ApiQuery<StatsParams>,
+) -> ApiResult<Json<Value>> {
+    let filter = crate::params::filter_text(&p.school_id);
+    let counts = snapshot::count_by(
+        state.db.as_ref(),
+        &auth.tenant,
+        kind("devices")?,
+        "lifecycle",
+        filter.as_deref().map(|s| ("school_id", s)),
+    )
+    .await?;
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let by: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, json!(n))).collect();
+    Ok(Json(json!({"total": total, "byLifecycle": by})))
 }
 
 async fn makes(State(state): State<AppState>, auth: TenantAuthorized<SsotRead>) -> ApiResult<Json<Value>> {
