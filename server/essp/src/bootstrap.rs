@@ -205,6 +205,15 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     refuse_unsafe(&settings).map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let db = open_database(&settings).await?;
+    // One server per SQLite file; `essp restore` checks the same lock.
+    let _serving = match db.engine() {
+        essp_store::Engine::Sqlite => Some(
+            db.try_lock(crate::backup::SERVE_LOCK)
+                .await?
+                .context("another essp serve is running on this database")?,
+        ),
+        essp_store::Engine::Postgres => None,
+    };
     let migrator = Migrator::embedded(db.as_ref())?;
     if settings.migrate_on_start {
         // Checks for a dirty schema first: `up` refuses to run on one.
@@ -219,6 +228,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         }
     }
     migrator.check().await?;
+    let epoch = essp_store::node_state::epoch(db.as_ref()).await?;
 
     let blobs = blob_store(&settings)?;
     let nats = nats_client(&settings).await?;
@@ -290,6 +300,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         role = ?role,
         engine = db.engine().as_str(),
         mode = %settings.mode,
+        epoch = %epoch,
         startup_ms = started.elapsed().as_millis() as u64,
         "listening"
     );

@@ -41,6 +41,21 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Back up the database: SQLite online with VACUUM INTO, Postgres with
+    /// pg_dump (custom format). Prints what it wrote as JSON.
+    Backup {
+        /// Where to write the backup (must not exist).
+        file: std::path::PathBuf,
+        /// Also copy it to object storage under backups/ (MINIO_* / ATTACHMENTS_*).
+        #[arg(long)]
+        upload: bool,
+    },
+    /// Replace the database with a backup (SQLite: with the server stopped;
+    /// the replaced file is kept) and mint a new sync epoch.
+    Restore {
+        /// A file written by `essp backup`.
+        file: std::path::PathBuf,
+    },
     /// Bulk-load SSOT data from a CSV file: one transaction, every row
     /// checked, a report with line numbers; re-importing changes nothing.
     Import {
@@ -198,6 +213,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let n = crate::audit_sealer::seal_all(db.as_ref()).await?;
             db.close().await;
             println!("sealed {n}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file, upload } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            let out = crate::backup::backup(&settings, &file, upload).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            let out = crate::backup::restore(&settings, &file).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {

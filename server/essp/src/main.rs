@@ -2,6 +2,7 @@
 //! configuration; this file only dispatches the command line.
 
 mod audit_sealer;
+mod backup;
 mod bootstrap;
 mod cli;
 mod demo;

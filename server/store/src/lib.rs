@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod incidents;
 pub mod inventory;
 pub mod migrate;
+pub mod node_state;
 pub mod projects;
 pub mod query;
 pub mod shops;
