@@ -129,6 +129,13 @@ pub async fn deliver_locally(db: &dyn Database) -> Result<u64, EventError> {
     }
 }
 
+/// `essp_ssot_outbox_depth`: SSOT changes committed but not yet delivered.
+async fn report_depth(db: &dyn Database) {
+    if let Ok((depth, _)) = ssot::outbox_depth(db).await {
+        metrics::gauge!("essp_ssot_outbox_depth").set(depth as f64);
+    }
+}
+
 /// The loop delivering outbox entries without NATS.
 pub fn spawn_local_delivery(db: Arc<dyn Database>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -140,6 +147,7 @@ pub fn spawn_local_delivery(db: Arc<dyn Database>, mut stop: watch::Receiver<boo
                     crate::RETRY
                 }
             };
+            report_depth(db.as_ref()).await;
             if crate::sleep_or_stop(&mut stop, pause).await {
                 return;
             }
@@ -202,9 +210,7 @@ pub fn spawn_publisher(
                     crate::RETRY
                 }
             };
-            if let Ok((depth, _)) = ssot::outbox_depth(db.as_ref()).await {
-                metrics::gauge!("essp_ssot_outbox_depth").set(depth as f64);
-            }
+            report_depth(db.as_ref()).await;
             if crate::sleep_or_stop(&mut stop, pause).await {
                 return;
             }
