@@ -559,7 +559,44 @@ async fn cli_imports_devices(backend: Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an SSOT kind"));
 }
 
+/// Imports count against the stricter bulk tier (a tenth of the write
+/// budget, burst 2); ordinary writes keep their own budget.
+async fn imports_use_the_bulk_rate_tier(backend: Backend) {
+    let s = Server::start_with(
+        backend,
+        &[
+            ("RATE_LIMIT_ENABLED", "true"),
+            ("RATE_LIMIT_WRITE_RPM", "100"),
+            ("RATE_LIMIT_BURST", "20"),
+        ],
+    )
+    .await;
+    let doc = json!({"parts": [{"puk": "P-1", "name": "Keyboard"}]});
+    for _ in 0..2 {
+        expect(&s, Method::POST, "/v1/import/parts", Some(doc.clone()), 200).await;
+    }
+    let limited = call(&s, Method::POST, "/v1/import/parts", Some(doc)).await;
+    assert_problem(limited, 429, "rate-limited").await;
+    let csv = s
+        .req(Method::POST, "/v1/import/csv/parts")
+        .header("content-type", "text/csv")
+        .body("puk,name\nP-2,Mouse\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 429, "the CSV import shares the bulk budget");
+    expect(
+        &s,
+        Method::POST,
+        "/v1/parts",
+        Some(json!({"puk": "P-3", "name": "Screen"})),
+        201,
+    )
+    .await;
+}
+
 on_both_engines!(
+    imports_use_the_bulk_rate_tier,
     crud_feed_and_tombstones,
     bad_input_changes_nothing,
     devices_macs_and_lookups,

@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
     }
     if !state.config.ssot_domains.is_empty() {
         api = api.merge(ssot::router(&state.config.ssot_domains));
+        bulk = bulk.merge(ssot::import_router(&state.config.ssot_domains));
     }
     // Each request counts against one budget: bulk routes have their own,
     // stricter one; everything else the read or the write budget.

@@ -19,37 +19,46 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Routes of the SSOT services for `domains` (all three in one process, or
-/// one per deployment). With exactly one domain, the original's
-/// `/v1/export` and `/v1/import` are served as well.
+/// one per deployment), except the imports ([`import_router`]).
 pub fn router(domains: &[Domain]) -> Router<AppState> {
     let mut r = Router::new();
     for &domain in domains {
         for kind in domain.kinds() {
             r = rows::routes(r, kind);
         }
-        r = r
-            .route(
-                &format!("/v1/export/{}", domain.as_str()),
-                get(move |s, a| transfer::export(domain, s, a)),
-            )
-            .route(
-                &format!("/v1/import/{}", domain.as_str()),
-                post(move |s, a, b| transfer::import(domain, s, a, b)),
-            );
+        r = r.route(
+            &format!("/v1/export/{}", domain.as_str()),
+            get(move |s, a| transfer::export(domain, s, a)),
+        );
     }
     if let [domain] = domains {
         let domain = *domain;
-        r = r
-            .route("/v1/export", get(move |s, a| transfer::export(domain, s, a)))
-            .route("/v1/import", post(move |s, a, b| transfer::import(domain, s, a, b)));
+        r = r.route("/v1/export", get(move |s, a| transfer::export(domain, s, a)));
     }
     let served: Vec<Domain> = domains.to_vec();
-    let lookup_domains = served.clone();
     r.route(
         "/v1/lookup/{field}/{value}",
-        get(move |s, a, p| rows::lookup(lookup_domains.clone(), s, a, p)),
+        get(move |s, a, p| rows::lookup(served.clone(), s, a, p)),
     )
-    .route(
+}
+
+/// The bulk imports (JSON per domain and CSV per kind). They count against
+/// the stricter bulk rate-limit tier. With exactly one domain the
+/// original's `/v1/import` is served as well.
+pub fn import_router(domains: &[Domain]) -> Router<AppState> {
+    let mut r = Router::new();
+    for &domain in domains {
+        r = r.route(
+            &format!("/v1/import/{}", domain.as_str()),
+            post(move |s, a, b| transfer::import(domain, s, a, b)),
+        );
+    }
+    if let [domain] = domains {
+        let domain = *domain;
+        r = r.route("/v1/import", post(move |s, a, b| transfer::import(domain, s, a, b)));
+    }
+    let served: Vec<Domain> = domains.to_vec();
+    r.route(
         "/v1/import/csv/{kind}",
         post(move |s, a, p, q, req| csv_import::handler(served.clone(), s, a, p, q, req))
             .layer(DefaultBodyLimit::disable()),
