@@ -284,6 +284,28 @@ async fn incidents_are_enriched_and_routed(backend: Backend) {
     .await;
     assert_eq!(trail["items"][0]["action"], "reserve_incompatible");
 
+    // Telemetry-opened incidents are enriched and routed the same way.
+    let event = json!({"deviceId": device, "type": "battery_low", "severity": "high"});
+    let opened = ok(
+        at(&s, &school, Method::POST, "/v1/telemetry/events", Some(event)).await,
+        201,
+    )
+    .await;
+    assert_eq!(opened["incident"]["deviceMake"], "Lenovo");
+    let routed = ok(
+        at(
+            &s,
+            &school,
+            Method::GET,
+            &format!("/v1/work-orders?incidentId={}", id(&opened["incident"])),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(routed["items"][0]["serviceShopId"], local.as_str());
+
     // No shop in Turkana: the incident stands, nothing is routed.
     let body = json!({"deviceId": device, "title": "Charger", "category": "hardware"});
     let far = ok(at(&s, &remote, Method::POST, "/v1/incidents", Some(body)).await, 201).await;

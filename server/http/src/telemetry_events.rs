@@ -68,6 +68,11 @@ pub async fn ingest(
     };
     let window = chrono::Duration::from_std(state.config.telemetry_dedupe_window).unwrap_or(chrono::Duration::hours(1));
     let (scope, actor, sla) = (auth.scope.clone(), auth.actor.clone(), state.config.sla.clone());
+    // Telemetry is never refused for a device the register lacks (an agent
+    // may report before the SSOT lists it); it just carries no names then.
+    let ssot =
+        essp_store::ssot_snapshot::context(state.db.as_ref(), scope.tenant(), scope.school(), &device_id).await?;
+    let route = crate::work_orders::Route::for_incident(&state, &ssot);
 
     let outcome = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
@@ -96,9 +101,13 @@ pub async fn ingest(
                 category,
                 severity,
             };
-            let incident = Incident::open(scope.tenant(), scope.school(), new, &actor.subject, &sla, now);
+            let mut incident = Incident::open(scope.tenant(), scope.school(), new, &actor.subject, &sla, now);
+            incident.context = ssot.names.clone();
             incidents::insert(tx, &incident).await?;
             crate::incidents::record(tx, &actor, "create", None, &incident).await?;
+            if let Some(route) = &route {
+                route.open_work_order(tx, &actor, &incident).await?;
+            }
             telemetry_dedupe::remember_opened(tx, &scope, &device_id, &kind, incident.id.as_str(), now).await?;
             Ok(Outcome {
                 deduplicated: false,
