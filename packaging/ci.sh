@@ -182,8 +182,9 @@ else
     # Installing twice (reconfiguring) is idempotent.
     DEBIAN_FRONTEND=noninteractive dpkg-reconfigure essp
     getent passwd essp
-    systemd-analyze verify /lib/systemd/system/essp.service
-    echo "systemd-analyze verify: clean"
+    systemd-analyze verify /lib/systemd/system/essp.service \
+        /lib/systemd/system/essp-backup.service /lib/systemd/system/essp-backup.timer
+    echo "systemd-analyze verify: clean (essp.service, essp-backup.service, essp-backup.timer)"
     systemd-analyze security --offline=true essp.service | tail -n 25
     score=$(systemd-analyze security --offline=true essp.service | sed -n 's/.*Overall exposure level for essp.service: \([0-9.]*\).*/\1/p')
     echo "exposure score: $score (must be <= $MAX_EXPOSURE)"
@@ -266,7 +267,7 @@ Description=check essp.service, then power off
 After=essp.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'c=000; for i in $(seq 1 150); do c=$(curl -s -o /run/out/readyz.json -w "%%{http_code}" http://127.0.0.1:8080/readyz); [ "$c" = 200 ] && break; sleep 0.2; done; echo "$c" > /run/out/code; systemctl show essp -p User -p ActiveState -p NRestarts > /run/out/show; systemctl stop essp; systemctl show essp -p Result >> /run/out/show; journalctl -u essp --no-pager -o cat > /run/out/journal 2>&1; systemctl poweroff'
+ExecStart=/bin/sh -c 'c=000; for i in $(seq 1 150); do c=$(curl -s -o /run/out/readyz.json -w "%%{http_code}" http://127.0.0.1:8080/readyz); [ "$c" = 200 ] && break; sleep 0.2; done; echo "$c" > /run/out/code; systemctl start essp-backup.service; systemctl show essp-backup -p Result > /run/out/backup-show; ls /var/lib/essp/backups > /run/out/backups 2>&1; systemctl show essp -p User -p ActiveState -p NRestarts > /run/out/show; systemctl stop essp; systemctl show essp -p Result >> /run/out/show; journalctl -u essp --no-pager -o cat > /run/out/journal 2>&1; systemctl poweroff'
 EOF
         set +e
         # shellcheck disable=SC2016  # $1 expands in the inner sh
@@ -294,6 +295,10 @@ EOF
         grep -q '^Result=success$' "$nsdir/out/show"
         grep -q '^User=essp$' "$nsdir/out/show"
         echo "essp.service: active under systemd with its hardening, /readyz 200, stopped cleanly"
+        cat "$nsdir/out/backup-show" "$nsdir/out/backups"
+        grep -q '^Result=success$' "$nsdir/out/backup-show"
+        grep -q '^essp-[0-9-]*\.db$' "$nsdir/out/backups"
+        echo "essp-backup.service: an online backup written while essp.service ran"
     fi
 
     # -----------------------------------------------------------------------
@@ -305,7 +310,8 @@ EOF
         echo "the essp user or group survived the purge" >&2
         exit 1
     fi
-    for path in /var/lib/essp /etc/essp /usr/bin/essp /lib/systemd/system/essp.service; do
+    for path in /var/lib/essp /etc/essp /usr/bin/essp /lib/systemd/system/essp.service \
+        /lib/systemd/system/essp-backup.service /lib/systemd/system/essp-backup.timer; do
         if [ -e "$path" ]; then
             echo "$path survived the purge" >&2
             exit 1
