@@ -181,11 +181,19 @@ def main() -> int:
 
     exprs = expressions()
     tmp = Path(tempfile.mkdtemp(prefix="essp-metrics-check-"))
-    essp = prom = None
+    essp = prom = nats = None
     try:
+        # A private nats-server, so the NATS and SSOT event metrics exist.
+        nats_port = free_port()
+        nats = subprocess.Popen(
+            ["nats-server", "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd", str(tmp / "nats")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {
+            "NATS_URL": f"nats://127.0.0.1:{nats_port}",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ESSP_DATA_DIR": str(tmp / "essp"),
             "HTTP_ADDR": f"127.0.0.1:{port}",
@@ -282,6 +290,7 @@ def main() -> int:
     finally:
         stop(prom)
         stop(essp)
+        stop(nats)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -129,6 +129,7 @@ fn install_metrics() -> Result<PrometheusHandle> {
         "SSOT change messages acknowledged by JetStream"
     );
     metrics::describe_gauge!("essp_ssot_outbox_depth", "SSOT changes waiting to be published");
+    metrics::describe_gauge!("essp_nats_connected", "1 while the NATS connection is up");
     metrics::describe_counter!(
         "essp_ssot_rows_applied_total",
         "SSOT rows applied to IMS snapshots, by source (event, reconcile)"
@@ -324,6 +325,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         });
     }
     let ssot_tasks = crate::ssot_sync::spawn(role, &settings, db.clone(), nats.clone(), &reconciler, stop_rx.clone());
+    let nats_gauge = nats.clone().map(report_nats_connection);
     let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
     let sweeper = crate::sla_sweep::spawn(db.clone(), settings.sla.sweep_interval, stop_rx.clone());
     let sealer = crate::audit_sealer::spawn(db.clone(), settings.audit_seal_interval, stop_rx.clone());
@@ -350,6 +352,9 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     }
     housekeeping.abort();
     sweeper.abort();
+    if let Some(t) = nats_gauge {
+        t.abort();
+    }
     for t in ssot_tasks {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
     }
@@ -358,6 +363,18 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `essp_nats_connected`: 1 while the NATS connection is up (only exported
+/// when NATS is configured).
+fn report_nats_connection(client: async_nats::Client) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let up = matches!(client.connection_state(), async_nats::connection::State::Connected);
+            metrics::gauge!("essp_nats_connected").set(if up { 1.0 } else { 0.0 });
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    })
 }
 
 async fn shutdown_signal() {
