@@ -554,6 +554,20 @@ async fn cli_imports_devices(backend: Backend) {
     assert!(!out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["errors"][0]["line"], 2);
+    // A spreadsheet export: byte-order mark, semicolons, CRLF.
+    std::fs::write(
+        &file,
+        "\u{feff}serial;make;model;lifecycle\r\nHP-4;HP;Stream 11;deployed\r\n",
+    )
+    .unwrap();
+    let out = run_cli(s.db(), &["import", "devices", path, "--tenant", TENANT], &[]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["errorCount"].as_u64()),
+        (Some(1), Some(0)),
+        "{report}"
+    );
+    expect(&s, Method::GET, "/v1/lookup/serial/HP-4", None, 200).await;
     let out = run_cli(s.db(), &["import", "gadgets", path, "--tenant", TENANT], &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an SSOT kind"));

@@ -200,11 +200,40 @@ enum Parsed {
     Bad { line: u64, message: String },
 }
 
+/// Spreadsheet exports as they come: a UTF-8 byte-order mark is skipped,
+/// and a header with semicolons (or tabs) but no commas sets the delimiter.
+fn sniff<R: Read>(source: R) -> (std::io::BufReader<R>, u8) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, source);
+    let mut delimiter = b',';
+    if let Ok(buf) = reader.fill_buf() {
+        let bom = buf.starts_with(&[0xEF, 0xBB, 0xBF]);
+        let start = if bom { 3 } else { 0 };
+        let header = &buf[start..];
+        let header = &header[..header.iter().position(|b| *b == b'\n').unwrap_or(header.len())];
+        if !header.contains(&b',') {
+            if header.contains(&b';') {
+                delimiter = b';';
+            } else if header.contains(&b'\t') {
+                delimiter = b'\t';
+            }
+        }
+        if bom {
+            reader.consume(3);
+        }
+    }
+    (reader, delimiter)
+}
+
 /// Reads the file on a blocking thread, sending batches of lines.
 fn spawn_parser(kind: &'static Kind, source: impl Read + Send + 'static) -> tokio::sync::mpsc::Receiver<Parsed> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(source);
+        let (source, delimiter) = sniff(source);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .delimiter(delimiter)
+            .from_reader(source);
         let columns = match reader.headers() {
             Ok(h) => map_header(kind, h),
             Err(e) => Err(format!("cannot read the header line: {e}")),
