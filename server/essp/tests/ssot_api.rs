@@ -490,6 +490,18 @@ async fn csv_import_reports_lines_and_is_idempotent(backend: Backend) {
         "{report}"
     );
 
+    // The export streams page by page and is one valid document.
+    let export = expect(&s, Method::GET, "/v1/export/school", None, 200).await;
+    assert_eq!(export["schools"].as_array().unwrap().len(), 1201);
+    assert_eq!(export["counties"][0]["code"], "047");
+    let ids: std::collections::HashSet<&str> = export["schools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1201, "every school once");
+
     // IMS browse by county code, with county names resolved.
     let page = eventually_that(
         &s,

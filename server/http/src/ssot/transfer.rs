@@ -4,9 +4,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use essp_domain::FieldError;
 use essp_domain::ssot::{self, Domain};
 use essp_store::ssot::{self as repo, FeedQuery, Incoming, OnKeyMatch};
+use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
 use crate::auth::TenantAuthorized;
@@ -16,33 +19,99 @@ use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
 
-/// Every live row of the domain, by export key.
+/// Where a streaming export is.
+struct ExportCursor {
+    state: AppState,
+    tenant: String,
+    kinds: Vec<&'static ssot::Kind>,
+    /// Index into `kinds`; `kinds.len()` once every kind is written.
+    kind: usize,
+    /// Position in the current kind's change feed; `None` before its first page.
+    after: Option<i64>,
+    done: bool,
+}
+
+/// Rows per page of an export (one statement each).
+const EXPORT_PAGE: u32 = 500;
+
+impl ExportCursor {
+    /// The next piece of the document, or `None` at its end.
+    async fn next_chunk(&mut self) -> Result<Option<String>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(kind) = self.kinds.get(self.kind).copied() else {
+            self.done = true;
+            return Ok(Some("]}".into()));
+        };
+        let mut out = String::new();
+        let first_page = self.after.is_none();
+        if first_page {
+            out.push_str(if self.kind == 0 { "," } else { "]," });
+            out.push_str(&serde_json::to_string(kind.export_key).unwrap_or_default());
+            out.push_str(":[");
+        }
+        let f = FeedQuery {
+            after: self.after.unwrap_or(0),
+            limit: EXPORT_PAGE,
+            ..FeedQuery::default()
+        };
+        let (rows, next) = repo::changes(self.state.db.as_ref(), &self.tenant, kind, &f).await?;
+        for (i, row) in rows.iter().enumerate() {
+            if !(first_page && i == 0) {
+                out.push(',');
+            }
+            out.push_str(&row.to_json(kind).to_string());
+        }
+        match next {
+            Some(n) => self.after = Some(n),
+            None => {
+                self.kind += 1;
+                self.after = None;
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Every live row of the domain, by export key, streamed page by page so
+/// a national device register never sits in memory at once.
 pub(super) async fn export(
     domain: Domain,
     State(state): State<AppState>,
     auth: TenantAuthorized<SsotRead>,
-) -> ApiResult<Json<Value>> {
-    let mut out = Map::new();
-    out.insert("version".into(), json!("1"));
-    out.insert("tenantId".into(), json!(auth.tenant));
-    out.insert("generatedAt".into(), json!(essp_domain::now()));
-    for kind in domain.kinds() {
-        let mut items = Vec::new();
-        let mut f = FeedQuery {
-            limit: 5000,
-            ..FeedQuery::default()
-        };
-        loop {
-            let (rows, next) = repo::changes(state.db.as_ref(), &auth.tenant, kind, &f).await?;
-            items.extend(rows.iter().map(|r| r.to_json(kind)));
-            match next {
-                Some(n) => f.after = n,
-                None => break,
+) -> ApiResult<Response> {
+    let head = json!({"version": "1", "tenantId": auth.tenant, "generatedAt": essp_domain::now()}).to_string();
+    // `{"version":…,"generatedAt":…` without its closing brace; kinds follow.
+    let head = head.trim_end_matches('}').to_owned();
+    let cursor = ExportCursor {
+        state,
+        tenant: auth.tenant.clone(),
+        kinds: domain.kinds().collect(),
+        kind: 0,
+        after: None,
+        done: false,
+    };
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) }).chain(
+        futures::stream::unfold(cursor, |mut c| async move {
+            match c.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(bytes::Bytes::from(chunk)), c)),
+                Ok(None) => None,
+                Err(e) => {
+                    // The status line is gone: end the body short (the JSON
+                    // will not parse) and log why.
+                    tracing::error!(error = %e, "SSOT export interrupted");
+                    c.done = true;
+                    Some((Err(std::io::Error::other("export interrupted")), c))
+                }
             }
-        }
-        out.insert(kind.export_key.into(), Value::Array(items));
-    }
-    Ok(Json(Value::Object(out)))
+        }),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// Upserts a whole export document: rows with an id update that row (of
