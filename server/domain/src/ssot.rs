@@ -33,10 +33,6 @@ impl Domain {
         }
     }
 
-    pub fn parse(raw: &str) -> Option<Domain> {
-        Domain::ALL.into_iter().find(|d| d.as_str() == raw)
-    }
-
     /// The kinds this domain owns, parents before children (the order an
     /// import must apply them in).
     pub fn kinds(self) -> impl Iterator<Item = &'static Kind> {

@@ -751,13 +751,8 @@ pub async fn outbox_failed(ex: &dyn Executor, id: i64, error: &str) -> Result<()
     Ok(())
 }
 
-/// Entries waiting and the age of the oldest (for metrics and status).
-pub async fn outbox_depth(ex: &dyn Executor) -> Result<(i64, Option<DateTime<Utc>>)> {
-    let row = ex
-        .fetch_optional("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM ssot_outbox", &[])
-        .await?;
-    match row {
-        Some(r) => Ok((r.i64("n")?, r.opt_timestamp("oldest")?)),
-        None => Ok((0, None)),
-    }
+/// Entries waiting to be published (for the outbox-depth metric).
+pub async fn outbox_depth(ex: &dyn Executor) -> Result<i64> {
+    let row = ex.fetch_optional("SELECT COUNT(*) AS n FROM ssot_outbox", &[]).await?;
+    row.map_or(Ok(0), |r| r.i64("n"))
 }

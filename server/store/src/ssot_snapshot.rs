@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
 use crate::ssot::{
-    self, CHUNK, FeedQuery, column_list, columns, from_row, push_values, row_values, rows_per_statement,
+    self, CHUNK, column_list, columns, from_row, push_values, row_values, rows_per_statement,
 };
 
 /// Applies rows (any order, duplicates allowed); returns how many changed.
@@ -47,16 +47,6 @@ pub async fn get(ex: &dyn Executor, tenant: &str, kind: &Kind, id: &str) -> Resu
 /// Live rows whose `column` equals `value`.
 pub async fn find_by(ex: &dyn Executor, tenant: &str, kind: &Kind, column: &str, value: &str) -> Result<Vec<SsotRow>> {
     ssot::find_in(ex, kind.snapshot, tenant, kind, column, value).await
-}
-
-/// The snapshot in revision order (what an edge bootstrap or a digest reads).
-pub async fn changes(
-    ex: &dyn Executor,
-    tenant: &str,
-    kind: &Kind,
-    f: &FeedQuery,
-) -> Result<(Vec<SsotRow>, Option<i64>)> {
-    ssot::changes_in(ex, kind.snapshot, tenant, kind, f).await
 }
 
 /// Filters for browsing a snapshot.
@@ -269,7 +259,6 @@ pub struct Context {
     pub names: essp_domain::context::SsotContext,
     pub county_code: String,
     pub sub_county_code: String,
-    pub school_found: bool,
     pub device_found: bool,
     /// Whether the tenant has any devices at all (a device missing from a
     /// populated SSOT is a client mistake; from an empty one, not yet known).
@@ -288,7 +277,7 @@ pub async fn context(ex: &dyn Executor, tenant: &str, school: &str, device: &str
         )
     };
     let sql = format!(
-        "SELECT s.id AS school_id, COALESCE(s.name, '') AS school_name, \
+        "SELECT COALESCE(s.name, '') AS school_name, \
                 COALESCE(s.county_id, '') AS county_id, COALESCE(s.sub_county_id, '') AS sub_county_id, \
                 COALESCE(c.code, '') AS county_code, COALESCE(c.name, '') AS county_name, \
                 COALESCE(sc.code, '') AS sub_county_code, COALESCE(sc.name, '') AS sub_county_name, \
@@ -318,7 +307,6 @@ pub async fn context(ex: &dyn Executor, tenant: &str, school: &str, device: &str
     };
     let opt = |col: &str| r.opt_text(col).map(Option::unwrap_or_default);
     let mut c = Context {
-        school_found: r.opt_text("school_id")?.is_some(),
         device_found: r.opt_text("device_id")?.is_some(),
         tenant_has_devices: r.opt_text("any_device")?.is_some(),
         county_code: r.text("county_code")?,

@@ -131,7 +131,7 @@ pub async fn deliver_locally(db: &dyn Database) -> Result<u64, EventError> {
 
 /// `essp_ssot_outbox_depth`: SSOT changes committed but not yet delivered.
 async fn report_depth(db: &dyn Database) {
-    if let Ok((depth, _)) = ssot::outbox_depth(db).await {
+    if let Ok(depth) = ssot::outbox_depth(db).await {
         metrics::gauge!("essp_ssot_outbox_depth").set(depth as f64);
     }
 }

@@ -7,11 +7,6 @@ pub fn token(id: &str) -> String {
     id.replace('.', "~")
 }
 
-/// The id a token stands for.
-pub fn untoken(token: &str) -> String {
-    token.replace('~', ".")
-}
-
 /// Where committed SSOT changes of one tenant and kind are published.
 pub fn ssot(tenant: &str, kind: &str) -> String {
     format!("essp.ssot.{}.{kind}", token(tenant))
@@ -28,6 +23,6 @@ mod tests {
     #[test]
     fn tokens_round_trip() {
         assert_eq!(super::ssot("ke.moe", "devices"), "essp.ssot.ke~moe.devices");
-        assert_eq!(super::untoken(&super::token("a.b-c_d")), "a.b-c_d");
+        assert_eq!(super::token("a-b_c"), "a-b_c");
     }
 }

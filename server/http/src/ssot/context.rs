@@ -2,7 +2,6 @@
 //! (enrichment) and the repair shop a school's faults are routed to.
 
 use essp_domain::Scope;
-use essp_domain::context::SsotContext;
 use essp_store::Executor;
 use essp_store::ssot_snapshot;
 
@@ -28,7 +27,3 @@ pub async fn resolve(db: &dyn Executor, scope: &Scope, device: &str) -> ApiResul
     Ok(c)
 }
 
-/// The names alone, for a work order.
-pub fn work_order_names(c: &ssot_snapshot::Context) -> SsotContext {
-    c.names.for_work_order()
-}
