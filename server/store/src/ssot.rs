@@ -631,17 +631,11 @@ pub async fn changes(
     kind: &Kind,
     f: &FeedQuery,
 ) -> Result<(Vec<SsotRow>, Option<i64>)> {
-    changes_in(ex, kind.table, tenant, kind, f).await
-}
-
-pub(crate) async fn changes_in(
-    ex: &dyn Executor,
-    table: &str,
-    tenant: &str,
-    kind: &Kind,
-    f: &FeedQuery,
-) -> Result<(Vec<SsotRow>, Option<i64>)> {
-    let mut q = Query::new(&format!("SELECT {} FROM {table} WHERE tenant_id = ", column_list(kind)));
+    let mut q = Query::new(&format!(
+        "SELECT {} FROM {} WHERE tenant_id = ",
+        column_list(kind),
+        kind.table
+    ));
     let t = q.bind(tenant);
     q.push(&t);
     q.and("revision > {}", f.after);

@@ -11,9 +11,7 @@ use essp_domain::ssot::{Kind, SsotRow};
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
-use crate::ssot::{
-    self, CHUNK, column_list, columns, from_row, push_values, row_values, rows_per_statement,
-};
+use crate::ssot::{self, CHUNK, column_list, columns, from_row, push_values, row_values, rows_per_statement};
 
 /// Applies rows (any order, duplicates allowed); returns how many changed.
 pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u64> {

@@ -26,4 +26,3 @@ pub async fn resolve(db: &dyn Executor, scope: &Scope, device: &str) -> ApiResul
     }
     Ok(c)
 }
-
