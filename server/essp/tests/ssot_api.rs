@@ -289,6 +289,13 @@ async fn devices_macs_and_lookups(backend: Backend) {
     )
     .await;
     assert_problem(r, 409, "mac-in-use").await;
+    let moved = json!({"macAddress": "aabb.cc00.1122", "rehome": "yes"});
+    assert_problem(
+        call(&s, Method::POST, &nets(&d2), Some(moved)).await,
+        400,
+        "validation-failed",
+    )
+    .await;
     let looked = expect(&s, Method::GET, "/v1/lookup/mac/AA:BB:CC:00:11:22", None, 200).await;
     assert_eq!(looked["device"]["id"], d1["id"]);
     let moved = expect(
@@ -489,6 +496,48 @@ async fn csv_import_reports_lines_and_is_idempotent(backend: Backend) {
         (Some(0), Some(1200)),
         "{report}"
     );
+
+    // Bad cells and ragged rows are reported by line and field; bad requests are refused.
+    let csv_post = |path: &str, content_type: &str, body: &str| {
+        s.req(Method::POST, path)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+    };
+    let bad = "name,countyCode,active,latitude\nA,047,maybe,\nB,047,true\nC,047,true,north\n";
+    let r = csv_post("/v1/import/csv/schools", "text/csv", bad).await.unwrap();
+    let report = assert_problem(r, 422, "import-rejected").await;
+    let errors: Vec<(u64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, [(2, "active"), (3, "row"), (4, "latitude")], "{report}");
+    assert!(
+        report["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("is not valid CSV")
+    );
+    let r = csv_post("/v1/import/csv/gadgets", "text/csv", "a\n").await.unwrap();
+    assert_problem(r, 400, "unknown-kind").await;
+    let r = csv_post("/v1/import/csv/schools", "application/json", "{}")
+        .await
+        .unwrap();
+    assert_problem(r, 415, "unsupported-media-type").await;
+    let r = csv_post("/v1/import/csv/schools?dryRun=perhaps", "text/csv", "name\n")
+        .await
+        .unwrap();
+    assert_problem(r, 400, "invalid-query").await;
+    let no_file = reqwest::multipart::Form::new().text("other", "x");
+    let r = s
+        .req(Method::POST, "/v1/import/csv/schools")
+        .multipart(no_file)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "validation-failed").await;
 
     // The export streams page by page and is one valid document.
     let export = expect(&s, Method::GET, "/v1/export/school", None, 200).await;

@@ -176,14 +176,24 @@ pub enum OnKeyMatch {
     Conflict,
 }
 
+/// What kind of problem refused a row (how a caller answers it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Input that cannot be applied: a reference to nothing, a repeated key.
+    Invalid,
+    /// A clash with existing data: a natural key or id already taken.
+    Conflict,
+    /// The client's `expected_revision` is no longer current.
+    Stale,
+}
+
 /// Why one row of a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     /// Position in the batch.
     pub index: usize,
     pub error: FieldError,
-    /// A clash with existing data (409) rather than invalid input (422).
-    pub conflict: bool,
+    pub refusal: Refusal,
 }
 
 /// The effect of a batch.
@@ -296,11 +306,11 @@ pub async fn upsert_batch(
     }
     // Taken first: from here on no other writer of this tenant's `kind` runs.
     let first_revision = reserve_revisions(ex, tenant, kind, rows.len()).await?;
-    let mut fail = |index: usize, field: String, message: String, conflict: bool| {
+    let mut fail = |index: usize, field: String, message: String, refusal: Refusal| {
         out.errors.push(RowError {
             index,
             error: FieldError { field, message },
-            conflict,
+            refusal,
         });
     };
 
@@ -325,12 +335,17 @@ pub async fn upsert_batch(
                 i,
                 key_field(kind),
                 format!("repeats row {} of this batch ({})", first + 1, k.join(" / ")),
-                false,
+                Refusal::Invalid,
             );
         }
         let id = match (&row.id, matched) {
             (Some(id), Some(other)) if id != other => {
-                fail(i, key_field(kind), format!("is already used by {other}"), true);
+                fail(
+                    i,
+                    key_field(kind),
+                    format!("is already used by {other}"),
+                    Refusal::Conflict,
+                );
                 id.clone()
             }
             (Some(id), _) => id.clone(),
@@ -340,7 +355,7 @@ pub async fn upsert_batch(
                     i,
                     key_field(kind),
                     format!("{k} is already used by {}", matched.cloned().unwrap_or_default()),
-                    true,
+                    Refusal::Conflict,
                 );
                 String::new()
             }
@@ -358,7 +373,7 @@ pub async fn upsert_batch(
         if r.text("tenant_id")? == tenant {
             existing.insert(id, r.i64("revision")?);
         } else if let Some(i) = ids.iter().position(|x| *x == id) {
-            fail(i, "id".into(), "is already taken".into(), true);
+            fail(i, "id".into(), "is already taken".into(), Refusal::Conflict);
         }
     }
     for (i, row) in rows.iter().enumerate() {
@@ -369,9 +384,9 @@ pub async fn upsert_batch(
                     i,
                     "revision".into(),
                     format!("is {rev} now, not {expected}; reload and retry"),
-                    true,
+                    Refusal::Stale,
                 ),
-                None => fail(i, "id".into(), "does not exist".into(), false),
+                None => fail(i, "id".into(), "does not exist".into(), Refusal::Invalid),
             }
         }
     }
@@ -399,7 +414,7 @@ pub async fn upsert_batch(
                     i,
                     field.json.into(),
                     format!("names no existing {} ({v})", target.name),
-                    false,
+                    Refusal::Invalid,
                 );
             }
         }

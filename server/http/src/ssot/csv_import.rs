@@ -197,7 +197,7 @@ struct Line {
 enum Parsed {
     Header(Result<(), String>),
     Batch(Vec<Line>),
-    Bad { line: u64, message: String },
+    Bad { line: u64, field: String, message: String },
 }
 
 /// Spreadsheet exports as they come: a UTF-8 byte-order mark is skipped,
@@ -249,8 +249,15 @@ fn spawn_parser(kind: &'static Kind, source: impl Read + Send + 'static) -> toki
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    let message = format!("is not valid CSV: {e}");
-                    if tx.blocking_send(Parsed::Bad { line: number, message }).is_err() {
+                    let (field, message) = ("row".to_owned(), format!("is not valid CSV: {e}"));
+                    if tx
+                        .blocking_send(Parsed::Bad {
+                            line: number,
+                            field,
+                            message,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -271,7 +278,7 @@ fn spawn_parser(kind: &'static Kind, source: impl Read + Send + 'static) -> toki
                             line.fields.insert(f.json.into(), v);
                         }
                         Ok(None) => {}
-                        Err(m) => bad = Some(format!("{}: {m}", f.json)),
+                        Err(m) => bad = Some((f.json.to_owned(), m)),
                     },
                     Column::RefKey(f, target, pos) => {
                         let entry = match line.ref_keys.iter_mut().find(|(rf, _, _)| rf.column == f.column) {
@@ -288,8 +295,15 @@ fn spawn_parser(kind: &'static Kind, source: impl Read + Send + 'static) -> toki
                     Column::Ignored => {}
                 }
             }
-            if let Some(message) = bad {
-                if tx.blocking_send(Parsed::Bad { line: number, message }).is_err() {
+            if let Some((field, message)) = bad {
+                if tx
+                    .blocking_send(Parsed::Bad {
+                        line: number,
+                        field,
+                        message,
+                    })
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -333,13 +347,8 @@ pub async fn import_csv(
     while let Some(msg) = rx.recv().await {
         let lines = match msg {
             Parsed::Header(_) => continue,
-            Parsed::Bad { line, message } => {
+            Parsed::Bad { line, field, message } => {
                 report.rows += 1;
-                let (field, message) = message
-                    .split_once(": ")
-                    .map_or(("row".to_owned(), message.clone()), |(f, m)| {
-                        (f.to_owned(), m.to_owned())
-                    });
                 report.error(line, field, message);
                 continue;
             }

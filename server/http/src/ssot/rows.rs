@@ -11,7 +11,7 @@ use axum::routing::get;
 use essp_domain::error::Validator;
 use essp_domain::ssot::{self, Domain, FieldType, FieldValue, Kind, SsotRow};
 use essp_store::Executor;
-use essp_store::ssot::{self as repo, BatchOutcome, DeleteRefused, FeedQuery, Incoming, OnKeyMatch};
+use essp_store::ssot::{self as repo, BatchOutcome, DeleteRefused, FeedQuery, Incoming, OnKeyMatch, Refusal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -144,13 +144,15 @@ async fn get_one(
     Ok(params::with_etag(&row.to_json(kind), row.meta.revision))
 }
 
-/// Turns a batch's row errors into one problem: a clash with existing data
-/// is a 409, anything else (a reference to nothing) a 422.
+/// Turns a batch's row errors into one problem: a stale revision is a 412,
+/// a clash with existing data a 409, anything else (a reference to nothing)
+/// a 422.
 pub(crate) fn batch_error(kind: &Kind, outcome: BatchOutcome) -> ApiError {
-    if let Some(stale) = outcome.errors.iter().find(|e| e.error.field == "revision") {
+    let first = |r: Refusal| outcome.errors.iter().find(|e| e.refusal == r);
+    if let Some(stale) = first(Refusal::Stale) {
         return ApiError::PreconditionFailed(format!("{} {}", kind.name, stale.error.message));
     }
-    if let Some(c) = outcome.errors.iter().find(|e| e.conflict) {
+    if let Some(c) = first(Refusal::Conflict) {
         return ApiError::conflict("duplicate", format!("{} {}", c.error.field, c.error.message));
     }
     ApiError::Rejected {
