@@ -38,3 +38,36 @@ pub fn blob(store: BlobStore) -> Arc<dyn ReadinessCheck> {
 pub fn nats(client: async_nats::Client) -> Arc<dyn ReadinessCheck> {
     Arc::new(NatsCheck(client))
 }
+
+/// Other services' `/health` endpoints (the SSOT services for IMS).
+pub struct HttpHealth {
+    client: reqwest::Client,
+    urls: Vec<String>,
+}
+
+#[async_trait]
+impl ReadinessCheck for HttpHealth {
+    async fn check(&self) -> Result<(), String> {
+        for url in &self.urls {
+            let ok = self
+                .client
+                .get(format!("{}/health", url.trim_end_matches('/')))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if !ok {
+                return Err("unreachable".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A check of every base URL's `/health`, each answering within 2 s.
+pub fn http_health(urls: Vec<String>) -> Option<Arc<dyn ReadinessCheck>> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .ok()?;
+    Some(Arc::new(HttpHealth { client, urls }))
+}

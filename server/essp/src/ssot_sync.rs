@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use essp_config::Settings;
 use essp_domain::ssot::{Domain, Kind};
 use essp_http::ssot::cache::SnapshotSync;
-use essp_http::{Readiness, ReadinessCheck};
+use essp_http::Readiness;
 use essp_store::Database;
 use essp_sync_engine::ssot_events;
 use essp_sync_engine::ssot_feed::{ChangeFeed, HttpFeed, LocalFeed};
@@ -58,29 +58,6 @@ impl SnapshotSync for Trigger {
     }
 }
 
-struct SsotHealth {
-    client: reqwest::Client,
-    urls: Vec<String>,
-}
-
-#[async_trait]
-impl ReadinessCheck for SsotHealth {
-    async fn check(&self) -> Result<(), String> {
-        for url in &self.urls {
-            let ok = self
-                .client
-                .get(format!("{}/health", url.trim_end_matches('/')))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if !ok {
-                return Err("unreachable".into());
-            }
-        }
-        Ok(())
-    }
-}
-
 /// IMS keeps serving from its snapshots when an SSOT is down, so the SSOT
 /// services are reported as "degraded", never as a failed readiness.
 pub fn readiness(settings: &Settings, role: Role) -> Readiness {
@@ -88,12 +65,9 @@ pub fn readiness(settings: &Settings, role: Role) -> Readiness {
     if urls.is_empty() || !(role.serves_ims() || role.runs_sync_worker()) {
         return Readiness::Disabled;
     }
-    match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-    {
-        Ok(client) => Readiness::Optional(Arc::new(SsotHealth { client, urls })),
-        Err(_) => Readiness::Disabled,
+    match crate::readiness::http_health(urls) {
+        Some(check) => Readiness::Optional(check),
+        None => Readiness::Disabled,
     }
 }
 

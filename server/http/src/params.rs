@@ -22,17 +22,22 @@ pub fn id(prefix: &'static str, what: &str, raw: &str) -> ApiResult<Id> {
 
 /// `limit`: 1–200, default 50.
 pub fn limit(v: &mut Validator, raw: Option<&str>) -> u32 {
+    limit_within(v, raw, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// `limit` for lists with their own page sizes (change feeds page larger).
+pub fn limit_within(v: &mut Validator, raw: Option<&str>, default: u32, max: u32) -> u32 {
     match raw {
-        None | Some("") => DEFAULT_LIMIT,
+        None | Some("") => default,
         Some(s) => v
             .check(
                 "limit",
                 s.parse::<u32>()
                     .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}")),
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or(format!("must be a whole number from 1 to {max}")),
             )
-            .unwrap_or(DEFAULT_LIMIT),
+            .unwrap_or(default),
     }
 }
 

@@ -74,6 +74,11 @@ pub trait Executor: Send + Sync {
         Ok(self.fetch_all(sql, params).await?.into_iter().next())
     }
 
+    /// Runs a `SELECT COUNT(*) AS n …` and returns `n`.
+    async fn count(&self, sql: &str, params: &[Value]) -> Result<i64> {
+        self.fetch_optional(sql, params).await?.map_or(Ok(0), |r| r.i64("n"))
+    }
+
     /// Runs a script of several statements without parameters (migrations).
     async fn execute_script(&self, sql: &str) -> Result<()>;
 }

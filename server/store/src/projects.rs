@@ -192,7 +192,7 @@ pub async fn gate_counts(ex: &dyn Executor, scope: &Scope, phase_id: &str) -> Re
     let params: Vec<Value> = vec![scope.tenant().into(), scope.school().into(), phase_id.into()];
     let count = |sql: &'static str| {
         let params = params.clone();
-        async move { ex.fetch_optional(sql, &params).await?.map_or(Ok(0), |r| r.i64("n")) }
+        async move { ex.count(sql, &params).await }
     };
     Ok(GateCounts {
         work_orders_not_completed: count(

@@ -188,13 +188,11 @@ pub async fn delete_staff(ex: &dyn Executor, tenant: &str, id: &str) -> Result<b
 }
 
 pub async fn staff_count_in_shop(ex: &dyn Executor, tenant: &str, shop_id: &str) -> Result<i64> {
-    let row = ex
-        .fetch_optional(
-            "SELECT COUNT(*) AS n FROM service_staff WHERE tenant_id = $1 AND service_shop_id = $2",
-            &[tenant.into(), shop_id.into()],
-        )
-        .await?;
-    row.map_or(Ok(0), |r| r.i64("n"))
+    ex.count(
+        "SELECT COUNT(*) AS n FROM service_staff WHERE tenant_id = $1 AND service_shop_id = $2",
+        &[tenant.into(), shop_id.into()],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Default)]

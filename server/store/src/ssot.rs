@@ -551,10 +551,7 @@ pub async fn tombstone(
                 "SELECT COUNT(*) AS n FROM {} WHERE tenant_id = $1 AND {} = $2 AND deleted_at IS NULL",
                 child.table, field.column
             );
-            let n = match ex.fetch_optional(&sql, &[tenant.into(), id.into()]).await? {
-                Some(r) => r.i64("n")?,
-                None => 0,
-            };
+            let n = ex.count(&sql, &[tenant.into(), id.into()]).await?;
             if n > 0 {
                 return Ok(Err(DeleteRefused::InUse {
                     kind: child.name,
@@ -762,6 +759,5 @@ pub async fn outbox_failed(ex: &dyn Executor, id: i64, error: &str) -> Result<()
 
 /// Entries waiting to be published (for the outbox-depth metric).
 pub async fn outbox_depth(ex: &dyn Executor) -> Result<i64> {
-    let row = ex.fetch_optional("SELECT COUNT(*) AS n FROM ssot_outbox", &[]).await?;
-    row.map_or(Ok(0), |r| r.i64("n"))
+    ex.count("SELECT COUNT(*) AS n FROM ssot_outbox", &[]).await
 }

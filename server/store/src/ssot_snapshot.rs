@@ -77,10 +77,7 @@ pub async fn browse(ex: &dyn Executor, tenant: &str, kind: &Kind, b: &Browse) ->
         q.push(&format!(" AND ({})", ors.join(" OR ")));
     }
     let count_sql = format!("SELECT COUNT(*) AS n FROM {}{}", kind.snapshot, q.sql());
-    let total = match ex.fetch_optional(&count_sql, q.params()).await? {
-        Some(r) => r.i64("n")?,
-        None => 0,
-    };
+    let total = ex.count(&count_sql, q.params()).await?;
     let limit = q.bind(i64::from(b.limit));
     let offset = q.bind(i64::try_from(b.offset).unwrap_or(i64::MAX));
     let sql = format!(
@@ -146,10 +143,7 @@ pub async fn count(ex: &dyn Executor, tenant: &str, kind: &Kind) -> Result<i64> 
         "SELECT COUNT(*) AS n FROM {} WHERE tenant_id = $1 AND deleted_at IS NULL",
         kind.snapshot
     );
-    Ok(match ex.fetch_optional(&sql, &[tenant.into()]).await? {
-        Some(r) => r.i64("n")?,
-        None => 0,
-    })
+    ex.count(&sql, &[tenant.into()]).await
 }
 
 /// A checkpoint: the snapshot of `resource` is complete up to `last_revision`.

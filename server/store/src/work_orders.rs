@@ -149,14 +149,12 @@ pub async fn list(ex: &dyn Executor, scope: &Scope, f: &WorkOrderFilter) -> Resu
 
 /// Work orders of an incident that are not yet approved.
 pub async fn open_for_incident(ex: &dyn Executor, scope: &Scope, incident_id: &str) -> Result<i64> {
-    let row = ex
-        .fetch_optional(
-            "SELECT COUNT(*) AS n FROM work_orders WHERE tenant_id = $1 AND school_id = $2 AND incident_id = $3 \
-             AND status <> 'approved'",
-            &[scope.tenant().into(), scope.school().into(), incident_id.into()],
-        )
-        .await?;
-    row.map_or(Ok(0), |r| r.i64("n"))
+    ex.count(
+        "SELECT COUNT(*) AS n FROM work_orders WHERE tenant_id = $1 AND school_id = $2 AND incident_id = $3 \
+         AND status <> 'approved'",
+        &[scope.tenant().into(), scope.school().into(), incident_id.into()],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -75,18 +75,7 @@ fn feed_query(kind: &Kind, p: &FeedParams) -> ApiResult<FeedQuery> {
             )
             .unwrap_or(0),
     };
-    let limit = match p.limit.as_deref() {
-        None | Some("") => 100,
-        Some(s) => v
-            .check(
-                "limit",
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_FEED_PAGE).contains(n))
-                    .ok_or(format!("must be a whole number from 1 to {MAX_FEED_PAGE}")),
-            )
-            .unwrap_or(100),
-    };
+    let limit = params::limit_within(&mut v, p.limit.as_deref(), 100, MAX_FEED_PAGE);
     let updated_since = params::timestamp(&mut v, "updatedSince", p.updated_since.as_deref());
     let mut equals = Vec::new();
     for (name, value) in &p.filters {
@@ -344,7 +333,7 @@ pub(super) async fn lookup(
     if kind.name != "network_identities" {
         return Ok(Json(row.to_json(kind)));
     }
-    let devices = ssot::kind("devices").ok_or_else(|| ApiError::Internal("devices kind missing".into()))?;
+    let (devices, _) = network_kinds()?;
     let device_id = row
         .record
         .get("device_id")
