@@ -139,12 +139,7 @@ pub async fn upload(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             attachments::insert(tx, &attachment).await?;
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "attachment",
-                entity_id: attachment.id.as_str(),
-            };
+            let subj = Subject::in_scope(&scope, "attachment", attachment.id.as_str());
             recording::record(tx, &actor, subj, "upload", None, Some(&attachment), now).await?;
             Ok(attachment)
         })

@@ -114,12 +114,7 @@ pub async fn create(
             } else {
                 c
             };
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "school_contact",
-                entity_id: saved.id.as_str(),
-            };
+            let subj = Subject::in_scope(&scope, "school_contact", saved.id.as_str());
             recording::record(tx, &actor, subj, "create", None, Some(&saved), now).await?;
             Ok(saved)
         })
@@ -193,12 +188,7 @@ pub async fn set_primary(
             let saved = contacts::set_primary(tx, &scope, current.id.as_str(), now)
                 .await?
                 .ok_or(ApiError::NotFound("contact"))?;
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "school_contact",
-                entity_id: saved.id.as_str(),
-            };
+            let subj = Subject::in_scope(&scope, "school_contact", saved.id.as_str());
             recording::record(tx, &actor, subj, "set_primary", Some(&current), Some(&saved), now).await?;
             Ok(saved)
         })

@@ -362,12 +362,7 @@ pub async fn add_item(
                 (wo.id.as_str(), item.id.as_str()),
             )
             .await?;
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "bom_item",
-                entity_id: item.id.as_str(),
-            };
+            let subj = Subject::in_scope(&scope, "bom_item", item.id.as_str());
             recording::record(tx, &actor, subj, action, None, Some(&item), now).await?;
             Ok(item)
         })
@@ -445,12 +440,7 @@ async fn move_line(
                 (saved.work_order_id.as_str(), saved.id.as_str()),
             )
             .await?;
-            let subj = Subject {
-                tenant: scope.tenant(),
-                school: scope.school(),
-                entity_type: "bom_item",
-                entity_id: saved.id.as_str(),
-            };
+            let subj = Subject::in_scope(&scope, "bom_item", saved.id.as_str());
             recording::record(tx, &actor, subj, movement.as_str(), Some(&current), Some(&saved), now).await?;
             Ok(saved)
         })

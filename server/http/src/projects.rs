@@ -14,7 +14,7 @@ use essp_store::projects as store;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::permissions::{ProjectRead, ProjectUpdate};
-use crate::auth::{Actor, Authorized, TenantAuthorized};
+use crate::auth::{Authorized, TenantAuthorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
@@ -24,24 +24,6 @@ use crate::state::AppState;
 #[derive(Serialize)]
 pub struct Items<T> {
     items: Vec<T>,
-}
-
-async fn audit<T: Serialize>(
-    tx: &dyn essp_store::Executor,
-    actor: &Actor,
-    scope: (&str, &str),
-    (entity_type, id): (&str, &str),
-    action: &str,
-    before: Option<&T>,
-    after: &T,
-) -> ApiResult<()> {
-    let subj = Subject {
-        tenant: scope.0,
-        school: scope.1,
-        entity_type,
-        entity_id: id,
-    };
-    recording::record(tx, actor, subj, action, before, Some(after), essp_domain::now()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,11 +71,10 @@ pub async fn create_project(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_project(tx, &project).await?;
-            audit(
+            recording::record_now(
                 tx,
                 &actor,
-                (scope.tenant(), scope.school()),
-                ("project", project.id.as_str()),
+                Subject::in_scope(&scope, "project", project.id.as_str()),
                 "create",
                 None,
                 &project,
@@ -203,11 +184,10 @@ pub async fn create_phase(
                 };
                 store::insert_item(tx, &item).await?;
             }
-            audit(
+            recording::record_now(
                 tx,
                 &actor,
-                (scope.tenant(), scope.school()),
-                ("phase", phase.id.as_str()),
+                Subject::in_scope(&scope, "phase", phase.id.as_str()),
                 "create",
                 None,
                 &phase,
@@ -296,11 +276,10 @@ pub async fn change_phase_status(
                     store::set_current_phase(tx, &scope, &saved.project_id, *next, now).await?;
                 }
             }
-            audit(
+            recording::record_now(
                 tx,
                 &actor,
-                (scope.tenant(), scope.school()),
-                ("phase", saved.id.as_str()),
+                Subject::in_scope(&scope, "phase", saved.id.as_str()),
                 "status_change",
                 Some(&phase),
                 &saved,
@@ -353,11 +332,10 @@ pub async fn tick_item(
             )
             .await?
             .ok_or(ApiError::NotFound("checklist item"))?;
-            audit(
+            recording::record_now(
                 tx,
                 &actor,
-                (scope.tenant(), scope.school()),
-                ("checklist_item", saved.id.as_str()),
+                Subject::in_scope(&scope, "checklist_item", saved.id.as_str()),
                 "update",
                 None,
                 &saved,
@@ -406,11 +384,15 @@ pub async fn create_template(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_template(tx, &t).await?;
-            audit(
+            recording::record_now(
                 tx,
                 &actor,
-                (&t.tenant_id, ""),
-                ("checklist_template", t.id.as_str()),
+                Subject {
+                    tenant: &t.tenant_id,
+                    school: "",
+                    entity_type: "checklist_template",
+                    entity_id: t.id.as_str(),
+                },
                 "create",
                 None,
                 &t,

@@ -17,6 +17,30 @@ pub struct Subject<'a> {
     pub entity_id: &'a str,
 }
 
+impl<'a> Subject<'a> {
+    /// An entity of one school.
+    pub fn in_scope(scope: &'a essp_domain::Scope, entity_type: &'a str, entity_id: &'a str) -> Self {
+        Subject {
+            tenant: scope.tenant(),
+            school: scope.school(),
+            entity_type,
+            entity_id,
+        }
+    }
+}
+
+/// Records a change made now, with the state after it.
+pub async fn record_now<T: Serialize>(
+    tx: &dyn Executor,
+    actor: &Actor,
+    subject: Subject<'_>,
+    action: &str,
+    before: Option<&T>,
+    after: &T,
+) -> ApiResult<()> {
+    record(tx, actor, subject, action, before, Some(after), essp_domain::now()).await
+}
+
 pub async fn record<T: Serialize>(
     tx: &dyn Executor,
     actor: &Actor,

@@ -11,8 +11,8 @@ use essp_domain::{Id, Scope};
 use essp_store::{attachments, projects, surveys as store};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Authorized;
 use crate::auth::permissions::{ProjectRead, ProjectUpdate};
-use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
@@ -26,23 +26,6 @@ pub struct Items<T> {
 
 fn created<T: Serialize>(v: &T) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
-}
-
-async fn record<T: Serialize>(
-    tx: &dyn essp_store::Executor,
-    actor: &Actor,
-    scope: &Scope,
-    what: (&str, &str),
-    action: &str,
-    after: &T,
-) -> ApiResult<()> {
-    let subj = Subject {
-        tenant: scope.tenant(),
-        school: scope.school(),
-        entity_type: what.0,
-        entity_id: what.1,
-    };
-    recording::record(tx, actor, subj, action, None, Some(after), essp_domain::now()).await
 }
 
 async fn project_id(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<String> {
@@ -101,7 +84,15 @@ pub async fn create_survey(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_survey(tx, &survey).await?;
-            record(tx, &actor, &scope, ("survey", survey.id.as_str()), "create", &survey).await?;
+            recording::record_now(
+                tx,
+                &actor,
+                Subject::in_scope(&scope, "survey", survey.id.as_str()),
+                "create",
+                None,
+                &survey,
+            )
+            .await?;
             Ok(survey)
         })
     })
@@ -188,7 +179,15 @@ pub async fn add_room(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_room(tx, &room).await?;
-            record(tx, &actor, &scope, ("survey", &room.survey_id), "add_room", &room).await?;
+            recording::record_now(
+                tx,
+                &actor,
+                Subject::in_scope(&scope, "survey", &room.survey_id),
+                "add_room",
+                None,
+                &room,
+            )
+            .await?;
             Ok(room)
         })
     })
@@ -250,7 +249,15 @@ pub async fn add_photo(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_photo(tx, &photo).await?;
-            record(tx, &actor, &scope, ("survey", &photo.survey_id), "add_photo", &photo).await?;
+            recording::record_now(
+                tx,
+                &actor,
+                Subject::in_scope(&scope, "survey", &photo.survey_id),
+                "add_photo",
+                None,
+                &photo,
+            )
+            .await?;
             Ok(photo)
         })
     })
@@ -294,13 +301,14 @@ pub async fn change_survey_status(
                     "the survey changed meanwhile; reload",
                 ));
             }
-            record(
+            let after = serde_json::json!({"status": to});
+            recording::record_now(
                 tx,
                 &actor,
-                &scope,
-                ("survey", &sid),
+                Subject::in_scope(&scope, "survey", &sid),
                 "status_change",
-                &serde_json::json!({"status": to}),
+                None,
+                &after,
             )
             .await
         })
@@ -373,7 +381,15 @@ pub async fn add_boq_item(
     let saved = crate::tx::run(&state, move |tx| {
         Box::pin(async move {
             store::insert_boq(tx, &item).await?;
-            record(tx, &actor, &scope, ("boq_item", item.id.as_str()), "create", &item).await?;
+            recording::record_now(
+                tx,
+                &actor,
+                Subject::in_scope(&scope, "boq_item", item.id.as_str()),
+                "create",
+                None,
+                &item,
+            )
+            .await?;
             Ok(item)
         })
     })
@@ -430,7 +446,15 @@ pub async fn approve_boq_item(
                 store::set_boq_approved(tx, &scope, &project_id, item_id.as_str(), approved, essp_domain::now())
                     .await?
                     .ok_or(ApiError::NotFound("BOQ item"))?;
-            record(tx, &actor, &scope, ("boq_item", saved.id.as_str()), "approval", &saved).await?;
+            recording::record_now(
+                tx,
+                &actor,
+                Subject::in_scope(&scope, "boq_item", saved.id.as_str()),
+                "approval",
+                None,
+                &saved,
+            )
+            .await?;
             Ok(saved)
         })
     })

@@ -416,12 +416,7 @@ async fn set_wo_approval(
     let saved = work_orders::save(tx, scope, wo.version, &next)
         .await?
         .ok_or_else(|| ApiError::conflict("concurrent-update", "the work order changed meanwhile; retry"))?;
-    let subj = Subject {
-        tenant: scope.tenant(),
-        school: scope.school(),
-        entity_type: "work_order",
-        entity_id: saved.id.as_str(),
-    };
+    let subj = Subject::in_scope(scope, "work_order", saved.id.as_str());
     recording::record(
         tx,
         actor,
