@@ -125,7 +125,7 @@ impl LibsqlDatabase {
         F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = libsql::Result<T>>,
     {
-        let _slot = self
+        let slot = self
             .inner
             .reader_slots
             .acquire()
@@ -135,11 +135,21 @@ impl LibsqlDatabase {
         let Some(conn) = conn else {
             return Err(StoreError::Other("reader pool empty".into()));
         };
-        let result = call(&self.inner.active, conn.clone(), f).await;
-        if let Ok(mut readers) = self.inner.readers.lock() {
-            readers.push(conn);
-        }
-        result
+        // The blocking task gives the connection and its slot back when the
+        // query is done, even if the caller stopped waiting (a client that
+        // hung up): returning them here would lose both on cancellation,
+        // and four lost readers stop every read.
+        slot.forget();
+        let inner = self.inner.clone();
+        call(&self.inner.active, conn, move |c| async move {
+            let result = f(c.clone()).await;
+            if let Ok(mut readers) = inner.readers.lock() {
+                readers.push(c);
+            }
+            inner.reader_slots.add_permits(1);
+            result
+        })
+        .await
     }
 }
 

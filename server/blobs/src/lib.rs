@@ -163,11 +163,55 @@ impl BlobStore {
 
     /// A time-limited GET URL straight to object storage (S3 only).
     pub async fn presigned_get(&self, key: &str, expires_in: std::time::Duration) -> Result<Option<String>, BlobError> {
+        self.presigned(object_store::signer::Method::GET, key, expires_in).await
+    }
+
+    /// A time-limited PUT URL straight to object storage (S3 only): the
+    /// client uploads there, and the server confirms by looking at the
+    /// object before it counts.
+    pub async fn presigned_put(&self, key: &str, expires_in: std::time::Duration) -> Result<Option<String>, BlobError> {
+        self.presigned(object_store::signer::Method::PUT, key, expires_in).await
+    }
+
+    async fn presigned(
+        &self,
+        method: object_store::signer::Method,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
         let Some(signer) = &self.signer else { return Ok(None) };
         let url = signer
-            .signed_url(object_store::signer::Method::GET, &ObjectPath::from(key), expires_in)
+            .signed_url(method, &ObjectPath::from(key), expires_in)
             .await
             .map_err(store_err)?;
         Ok(Some(url.to_string()))
+    }
+
+    /// Size and SHA-256 of what is stored at `key`, read back in full
+    /// (at most `max` bytes) — for an upload that did not pass through us.
+    pub async fn digest(&self, key: &str, max: u64) -> Result<Stored, BlobError> {
+        let mut stream = self.get_stream(key).await?;
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(BlobError::TooLarge { limit: max });
+            }
+            hasher.update(&chunk);
+        }
+        Ok(Stored {
+            size,
+            sha256: format!("{:x}", hasher.finalize()),
+        })
+    }
+
+    /// Removes `key` (a refused upload); absent is fine.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_err(e)),
+        }
     }
 }

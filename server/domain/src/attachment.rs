@@ -10,6 +10,12 @@ string_enum!(
     AttachedTo { Incident = "incident", WorkOrder = "work_order", Survey = "survey" }
 );
 
+string_enum!(
+    /// `pending` between handing out a presigned upload URL and confirming
+    /// the object; only `available` attachments are listed or served.
+    AttachmentStatus { Pending = "pending", Available = "available" }
+);
+
 /// Content types accepted for upload: photos from a phone and documents.
 pub const ALLOWED_CONTENT_TYPES: &[&str] = &[
     "image/jpeg",
@@ -40,7 +46,7 @@ pub fn parse_file_name(raw: &str) -> Result<String, String> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub id: Id,
@@ -52,6 +58,7 @@ pub struct Attachment {
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,
+    pub status: AttachmentStatus,
     /// Built only from server-generated ids: `<tenant>/<school>/<attachment id>`.
     #[serde(skip)]
     pub object_key: String,

@@ -68,6 +68,17 @@ impl Validator {
 }
 
 /// A required, trimmed, length-bounded text value.
+/// A JSON number as JSON Schema's `integer` reads it: `3`, or `3.0`,
+/// within i64; `None` for a fraction or a value out of range.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            // Exactly representable and within i64 (2^63 itself is not).
+            .filter(|f| f.fract() == 0.0 && *f >= -(2f64.powi(63)) && *f < 2f64.powi(63))
+            .map(|f| f as i64)
+    })
+}
+
 pub fn required_text(value: Option<&str>, max_chars: usize) -> Result<String, String> {
     let v = value.map(str::trim).unwrap_or_default();
     if v.is_empty() {

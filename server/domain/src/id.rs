@@ -74,6 +74,21 @@ impl Serialize for Id {
     }
 }
 
+/// `<prefix>_<ULID>`; the prefix names the kind of entity.
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Id {}
+
+/// What every id looks like, as a JSON Schema pattern.
+pub const PATTERN: &str = "^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$";
+
 /// Id prefixes, as in the original system.
 pub mod prefix {
     pub const INCIDENT: &str = "inc";

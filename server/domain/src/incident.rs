@@ -91,7 +91,7 @@ pub fn parse_category(raw: &str) -> Result<String, String> {
 }
 
 /// An incident as stored and returned by the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Incident {
     pub id: Id,

@@ -10,7 +10,7 @@ string_enum!(
     Movement { Adjust = "adjust", Reserve = "reserve", Release = "release", Consume = "consume" }
 );
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryItem {
     pub id: Id,
@@ -32,7 +32,7 @@ impl InventoryItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
     pub id: String,
@@ -51,7 +51,7 @@ pub struct LedgerEntry {
 }
 
 /// One part line of a work order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BomItem {
     pub id: Id,

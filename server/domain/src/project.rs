@@ -65,9 +65,10 @@ impl PhaseStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
+    #[schema(value_type = String, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
     pub school_id: String,
@@ -81,12 +82,14 @@ pub struct Project {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Phase {
+    #[schema(value_type = String, pattern = "^phase_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
     pub school_id: String,
+    #[schema(pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub project_id: String,
     pub phase_type: PhaseType,
     pub status: PhaseStatus,
@@ -128,12 +131,14 @@ impl SurveyStatus {
 }
 
 /// A site survey of a project, with the rooms walked and photos taken.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Survey {
+    #[schema(value_type = String, pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
     pub school_id: String,
+    #[schema(pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub project_id: String,
     pub status: SurveyStatus,
     pub conducted_by: String,
@@ -145,10 +150,12 @@ pub struct Survey {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SurveyRoom {
+    #[schema(value_type = String, pattern = "^room_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
+    #[schema(pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub survey_id: String,
     pub name: String,
     pub room_type: RoomType,
@@ -158,27 +165,34 @@ pub struct SurveyRoom {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SurveyPhoto {
+    #[schema(value_type = String, pattern = "^photo_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
+    #[schema(pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub survey_id: String,
+    #[schema(pattern = "^(room_[0-9A-HJKMNP-TV-Z]{26})?$")]
     pub room_id: String,
+    #[schema(pattern = "^att_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub attachment_id: String,
     pub caption: String,
     pub created_at: DateTime<Utc>,
 }
 
 /// A bill-of-quantities line of a project.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BoqItem {
+    #[schema(value_type = String, pattern = "^boq_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
     pub school_id: String,
+    #[schema(pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub project_id: String,
     pub category: BoqCategory,
     pub description: String,
+    #[schema(pattern = "^(part_[0-9A-HJKMNP-TV-Z]{26})?$")]
     pub part_id: String,
     pub qty: i64,
     pub unit: String,
@@ -188,9 +202,10 @@ pub struct BoqItem {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChecklistTemplate {
+    #[schema(value_type = String, pattern = "^ckt_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
     pub phase_type: PhaseType,
@@ -199,11 +214,13 @@ pub struct ChecklistTemplate {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChecklistItem {
+    #[schema(value_type = String, pattern = "^cki_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: Id,
     pub tenant_id: String,
+    #[schema(pattern = "^phase_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub phase_id: String,
     pub title: String,
     pub required: bool,

@@ -488,7 +488,7 @@ fn check(f: &Field, v: &Json) -> Result<FieldValue, String> {
             .as_bool()
             .map(FieldValue::Bool)
             .ok_or_else(|| "must be true or false".into()),
-        T::Int(min, max) => match v.as_i64() {
+        T::Int(min, max) => match whole_number(v) {
             Some(n) if (min..=max).contains(&n) => Ok(FieldValue::Int(n)),
             _ => Err(format!("must be a whole number from {min} to {max}")),
         },
@@ -508,6 +508,10 @@ fn check(f: &Field, v: &Json) -> Result<FieldValue, String> {
             _ => Err("must be a JSON object".into()),
         },
     }
+}
+
+fn whole_number(v: &Json) -> Option<i64> {
+    v.as_number().and_then(crate::error::whole_number)
 }
 
 /// The fields every JSON row may carry besides its kind's own.

@@ -82,18 +82,22 @@ impl WorkOrderStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A work order as stored and returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkOrder {
     pub id: Id,
     pub tenant_id: String,
     pub school_id: String,
+    /// The incident it repairs; empty for a work order opened on its own.
     pub incident_id: String,
     pub device_id: String,
     pub status: WorkOrderStatus,
+    /// The shop doing the repair; empty when unset (as are the other references).
     pub service_shop_id: String,
     pub assigned_staff_id: String,
     pub assigned_to: String,
+    /// `service_shop`, `on_site` or the deployment's depot.
     pub repair_location: String,
     pub task_type: String,
     pub cost_estimate_cents: i64,
@@ -108,6 +112,7 @@ pub struct WorkOrder {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, bumped by every change (ETag).
     pub version: i64,
     /// SSOT names (school, contact, device) as they were at creation.
     #[serde(flatten)]

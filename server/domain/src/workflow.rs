@@ -22,7 +22,7 @@ string_enum!(
 );
 
 /// A visit slot; append-only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Schedule {
     pub id: Id,
@@ -37,7 +37,7 @@ pub struct Schedule {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deliverable {
     pub id: Id,
@@ -60,7 +60,7 @@ pub struct Deliverable {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     pub id: Id,
@@ -79,7 +79,7 @@ pub struct Approval {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkflowError {
-    #[error("the visit must end after it starts")]
+    #[error("the visit must not end before it starts")]
     EndBeforeStart,
     #[error("a {0} deliverable cannot be submitted (only pending or rejected ones)")]
     NotSubmittable(DeliverableStatus),
@@ -106,8 +106,10 @@ pub fn parse_timezone(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A visit may not end before it starts (end ≥ start; a zero-length slot
+/// marks a point in time, e.g. a drop-off).
 pub fn check_slot(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), WorkflowError> {
-    if end > start {
+    if end >= start {
         Ok(())
     } else {
         Err(WorkflowError::EndBeforeStart)
@@ -275,7 +277,11 @@ mod tests {
     fn slots_and_zones() {
         let t = Utc::now();
         assert!(check_slot(t, t + chrono::Duration::hours(1)).is_ok());
-        assert_eq!(check_slot(t, t), Err(WorkflowError::EndBeforeStart));
+        assert!(check_slot(t, t).is_ok());
+        assert_eq!(
+            check_slot(t, t - chrono::Duration::seconds(1)),
+            Err(WorkflowError::EndBeforeStart)
+        );
         assert!(parse_timezone("Africa/Nairobi").is_ok());
         assert!(parse_timezone("UTC").is_ok());
         assert!(parse_timezone("Nairobi time").is_err());

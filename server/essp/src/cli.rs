@@ -41,6 +41,16 @@ enum Command {
     },
     /// Print the version and the schema version this binary carries.
     Version,
+    /// Print the path templates of the API a role serves, one per line.
+    Routes {
+        #[arg(long, value_enum, env = "ESSP_ROLE", default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Print the OpenAPI 3.1 document of a role (what it serves at /openapi.json).
+    Openapi {
+        #[arg(long, value_enum, env = "ESSP_ROLE", default_value_t = Role::All)]
+        role: Role,
+    },
     /// Back up the database: SQLite online with VACUUM INTO, Postgres with
     /// pg_dump (custom format). Prints what it wrote as JSON.
     Backup {
@@ -132,14 +142,20 @@ enum MigrateAction {
 
 #[derive(Debug, Subcommand)]
 enum DemoAction {
-    /// Fill the empty `demo-tenant` with a realistic, deterministic tenant.
+    /// Fill the empty `demo-tenant` with a realistic, deterministic tenant:
+    /// the SSOT (47 counties, ~300 sub-counties, schools, devices, ~500
+    /// parts) by CSV import, IMS's snapshots by reconcile, and repair shops,
+    /// stock, incidents and work orders through the API.
     Seed {
-        /// Schools to create incidents for (spread over the 47 counties).
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        schools: u32,
-        /// Incidents per school.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1_000))]
-        incidents_per_school: u32,
+        /// Schools, spread over the 47 counties by population.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        schools: u64,
+        /// Devices per school.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        devices_per_school: u64,
+        /// Incidents per school (default: 10-15 % of its devices).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+        incidents_per_school: Option<u64>,
         /// Random seed: the same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -188,6 +204,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if let Err(problem) = bootstrap::refuse_unsafe(&settings) {
                 bail!(problem);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Routes { role } => {
+            let config = bootstrap::http_config(&settings()?, role)?;
+            for path in essp_http::served_paths(&config) {
+                println!("{path}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi { role } => {
+            let config = bootstrap::http_config(&settings()?, role)?;
+            println!("{}", essp_http::openapi::document(&config).to_pretty_json()?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
@@ -239,21 +267,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             action:
                 DemoAction::Seed {
                     schools,
+                    devices_per_school,
                     incidents_per_school,
                     seed,
                 },
         } => {
             let settings = settings()?;
             crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
-            let s = crate::demo::seed(&settings, schools as usize, incidents_per_school as usize, seed).await?;
-            println!(
-                "seeded {}: {} service shops, {} staff, {} incidents, {} work orders",
-                crate::demo::TENANT,
-                s.shops,
-                s.staff,
-                s.incidents,
-                s.work_orders
-            );
+            let params = crate::demo::Params {
+                schools,
+                devices_per_school,
+                incidents_per_school,
+                seed,
+            };
+            let s = crate::demo::seed(&settings, &params).await?;
+            for line in s.lines() {
+                println!("{line}");
+            }
+            let took: Vec<String> = s.timings.iter().map(|(k, t)| format!("{k} {t:.1} s")).collect();
+            eprintln!("took: {}", took.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {

@@ -495,25 +495,90 @@ async fn nats_credentials_are_used() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("edge-pass"));
 }
 
-async fn demo_seed_fills_an_empty_tenant(backend: Backend) {
-    let db = TestDb::empty(backend).await;
+/// Runs `essp demo seed` on `db` and returns its summary (stdout).
+fn demo_seed(db: &TestDb) -> String {
     let out = common::run_cli(
-        &db,
-        &["demo", "seed", "--schools", "4", "--incidents-per-school", "2"],
-        &[],
+        db,
+        &[
+            "demo",
+            "seed",
+            "--schools",
+            "4",
+            "--devices-per-school",
+            "30",
+            "--incidents-per-school",
+            "6",
+            "--seed",
+            "7",
+        ],
+        &[("LOG_LEVEL", "warn")],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split(": ")
-            .next(),
-        Some("seeded demo-tenant")
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What a seeded school looks like from the API: its SSOT name and its
+/// incidents' content (ids aside), sorted.
+async fn demo_school(s: &Server, code: &str) -> (Value, Vec<Value>) {
+    let get = |path: String, school: String| {
+        s.http
+            .get(s.url(&path))
+            .header("X-Tenant-ID", "demo-tenant")
+            .header("X-School-ID", school)
+            .send()
+    };
+    let found: Value = get(format!("/v1/ssot/schools?q={code}"), "any".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let school = found["items"][0].clone();
+    let id = school["id"].as_str().unwrap().to_owned();
+    let incidents: Value = get("/v1/incidents?limit=200".into(), id.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut content: Vec<Value> = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            json!([
+                i["title"],
+                i["severity"],
+                i["status"],
+                i["deviceSerial"],
+                i["schoolName"],
+                i["countyName"],
+                i["subCountyName"],
+                i["contactName"],
+                i["deviceMake"],
+                i["deviceModel"]
+            ])
+        })
+        .collect();
+    content.sort_by_key(Value::to_string);
+    (json!([school["name"], school["code"], school["level"]]), content)
+}
+
+async fn demo_seed_fills_an_empty_tenant(backend: Backend) {
+    let (db, twin) = (TestDb::empty(backend).await, TestDb::empty(backend).await);
+    let summary = demo_seed(&db);
+    assert!(summary.starts_with("seeded demo-tenant: 47 counties, "), "{summary}");
+    assert!(summary.contains(" 4 schools, 120 devices, "), "{summary}");
+    assert!(summary.contains(" 24 incidents, 24 work orders"), "{summary}");
+    assert!(
+        summary.contains("24 incidents (24 with SSOT names), 24 auto-routed"),
+        "{summary}"
     );
+    // The same seed into another database: the same data.
+    assert_eq!(demo_seed(&twin), summary, "the same seed gives the same data");
     let again = common::run_cli(&db, &["demo", "seed"], &[]);
     assert!(!again.status.success(), "a second seed is refused");
+
     let s = Server::start_on(db, &[]).await;
     let get = |path: &str, school: &str| {
         s.http
@@ -522,32 +587,77 @@ async fn demo_seed_fills_an_empty_tenant(backend: Backend) {
             .header("X-School-ID", school)
             .send()
     };
-    let shops: Value = get("/v1/service-shops?limit=200", "school-00001")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(shops["items"].as_array().unwrap().len(), 47);
-    let incidents: Value = get("/v1/incidents", "school-00003")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(incidents["items"].as_array().unwrap().len(), 2);
-    let verify: Value = get("/v1/audit-logs/verify", "school-00001")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    // The SSOT, by CSV import; and IMS's snapshots of it, by reconcile.
+    let counties = json(get("/v1/counties?limit=200", "any").await.unwrap()).await;
+    assert_eq!(counties["items"].as_array().unwrap().len(), 47);
+    assert!(
+        counties["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "Nairobi" && c["code"] == "047")
+    );
+    let models = json(get("/v1/device-models?limit=200", "any").await.unwrap()).await;
+    assert_eq!(models["items"].as_array().unwrap().len(), 40);
+    let schools = json(get("/v1/ssot/schools?limit=200", "any").await.unwrap()).await;
+    assert_eq!(schools["total"], 4, "{schools}");
+    let devices = json(get("/v1/ssot/devices?limit=1", "any").await.unwrap()).await;
+    assert_eq!(devices["total"], 120, "{devices}");
+    let parts = json(get("/v1/ssot/parts?limit=1", "any").await.unwrap()).await;
+    assert!(parts["total"].as_i64().unwrap() >= 450, "{parts}");
+    // Shops in every county, a second one in the populous counties.
+    let shops = json(get("/v1/service-shops?limit=200", "any").await.unwrap()).await;
+    let shops = shops["items"].as_array().unwrap();
+    assert_eq!(shops.len(), 55);
+    assert_eq!(shops.iter().filter(|s| s["coverageLevel"] == "sub_county").count(), 8);
+
+    for school in schools["items"].as_array().unwrap() {
+        let id = school["id"].as_str().unwrap();
+        // Incidents carry the SSOT's names (enrichment from the snapshots).
+        let incidents = json(get("/v1/incidents?limit=200", id).await.unwrap()).await;
+        let incidents = incidents["items"].as_array().unwrap();
+        assert_eq!(incidents.len(), 6);
+        for i in incidents {
+            assert_eq!(i["schoolName"], school["name"], "{i}");
+            assert!(!i["countyName"].as_str().unwrap().is_empty(), "{i}");
+            assert!(!i["deviceSerial"].as_str().unwrap().is_empty(), "{i}");
+            assert!(!i["contactName"].as_str().unwrap().is_empty(), "{i}");
+        }
+        // Each was auto-routed to a shop, assigned to its lead technician.
+        let wos = json(get("/v1/work-orders?limit=200", id).await.unwrap()).await;
+        let wos = wos["items"].as_array().unwrap();
+        assert_eq!(wos.len(), 6);
+        for wo in wos {
+            assert_eq!(wo["taskType"], "triage", "{wo}");
+            assert!(!wo["serviceShopId"].as_str().unwrap().is_empty(), "{wo}");
+            assert!(!wo["assignedStaffId"].as_str().unwrap().is_empty(), "{wo}");
+        }
+        // An approved work order resolved its incident.
+        for wo in wos.iter().filter(|w| w["status"] == "approved") {
+            let inc = incidents.iter().find(|i| i["id"] == wo["incidentId"]).unwrap();
+            assert!(matches!(inc["status"].as_str(), Some("resolved" | "closed")), "{inc}");
+        }
+    }
+    let audit = json(get("/v1/audit-logs?action=auto_route&limit=200", "any").await.unwrap()).await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 24);
+    let verify = json(get("/v1/audit-logs/verify", "any").await.unwrap()).await;
     assert_eq!(
         (verify["valid"].as_bool(), verify["unsealed"].as_i64()),
         (Some(true), Some(0)),
         "{verify}"
     );
-    assert!(verify["entries"].as_i64().unwrap() >= 47 + 141 + 8);
+
+    // Same content (ids aside) in the twin database.
+    let t = Server::start_on(twin, &[]).await;
+    for code in ["SCH-00001", "SCH-00004"] {
+        let (a, b) = (demo_school(&s, code).await, demo_school(&t, code).await);
+        assert_eq!(a.1.len(), 6);
+        assert_eq!(a, b, "{code}");
+    }
 }
 
 on_both_engines!(demo_seed_fills_an_empty_tenant);

@@ -32,6 +32,10 @@ async fn schedules(backend: Backend) {
     assert_eq!(slot["timezone"], "Africa/Nairobi");
     assert_eq!(slot["scheduledStart"], "2026-12-01T05:00:00Z");
     assert_eq!(slot["createdBy"], "dev-user");
+    // A drop-off is a point in time: end may equal start (never precede it).
+    let point = json!({"scheduledStart": "2026-12-02T08:00:00Z", "scheduledEnd": "2026-12-02T08:00:00Z"});
+    let drop_off = expect(&s, Method::POST, &path, Some(point), 201).await;
+    assert_eq!(drop_off["scheduledEnd"], drop_off["scheduledStart"]);
     for (body, field) in [
         (
             json!({"scheduledStart": "2026-12-01T11:00:00Z", "scheduledEnd": "2026-12-01T08:00:00Z"}),
@@ -66,7 +70,7 @@ async fn schedules(backend: Backend) {
     let body = json!({"scheduledStart": "2026-12-01T08:00:00Z", "scheduledEnd": "2026-12-01T09:00:00Z"});
     assert_problem(call(&s, Method::POST, &unknown, Some(body)).await, 404, "not-found").await;
     let list = expect(&s, Method::GET, &format!("/v1/work-orders/{wo}/schedules"), None, 200).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
     drop(s);
     let off = Server::start_with(backend, &[("ENABLE_WORK_ORDER_SCHEDULING", "false")]).await;
     let wo = new_wo(&off).await;

@@ -6,30 +6,66 @@ use chrono::{DateTime, NaiveDate, Utc};
 use essp_domain::error::Validator;
 use essp_store::audit::{self, AuditEntry, AuditFilter, ChainReport};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TenantAuthorized;
 use crate::auth::permissions::AuditRead;
 use crate::extract::ApiQuery;
+use crate::openapi;
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get, verify),
+    components(schemas(AuditEntry, ChainReport)),
+    tags((name = "audit-logs", description = "The tenant's tamper-evident audit trail (tenant-wide callers only)."))
+)]
+pub struct Doc;
+
+/// Filters are exact matches; all of them together.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `incident`, `work_order`, `schools` …
     entity_type: Option<String>,
     entity_id: Option<String>,
-    /// The original called the actor `userId`.
+    /// The acting subject (the original called the actor `userId`).
     user_id: Option<String>,
+    /// `create`, `update`, `status_change` …
     action: Option<String>,
+    /// From this time, or from the start of this day (UTC).
+    #[param(schema_with = bound_schema)]
     start_date: Option<String>,
+    /// Until this time, or to the end of this day (UTC).
+    #[param(schema_with = bound_schema)]
     end_date: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+/// What [`parse_bound`] accepts.
+fn bound_schema() -> Schema {
+    let format = |f| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(f)))
+    };
+    OneOfBuilder::new()
+        .item(format(KnownFormat::DateTime))
+        .item(format(KnownFormat::Date))
+        .into()
+}
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AuditLogPage)]
 pub struct ListResponse {
     items: Vec<AuditEntry>,
     next_cursor: Option<String>,
@@ -46,6 +82,9 @@ fn parse_bound(s: &str, end: bool) -> Result<DateTime<Utc>, String> {
     Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
+/// `GET /v1/audit-logs`: newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/audit-logs", tag = "audit-logs", params(ListParams),
+    responses((status = 200, description = "A page of audit entries", body = ListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: TenantAuthorized<AuditRead>,
@@ -81,20 +120,25 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/audit-logs/{id}", tag = "audit-logs",
+    params(("id" = String, Path, pattern = "^audit_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The entry", body = AuditEntry)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: TenantAuthorized<AuditRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntry>> {
     auth.require_all_schools()?;
-    params::id("audit", "audit", &id)?;
-    let entry = audit::get(state.db.as_ref(), &auth.tenant, &id)
+    let id = params::id("audit", "audit", &id)?;
+    let entry = audit::get(state.db.as_ref(), &auth.tenant, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("audit entry"))?;
     Ok(Json(entry))
 }
 
 /// Walks the tenant's whole chain (same check as `essp audit verify`).
+#[utoipa::path(get, path = "/v1/audit-logs/verify", tag = "audit-logs",
+    responses((status = 200, description = "Whether the chain is intact", body = ChainReport)))]
 pub async fn verify(State(state): State<AppState>, auth: TenantAuthorized<AuditRead>) -> ApiResult<Json<ChainReport>> {
     auth.require_all_schools()?;
     Ok(Json(audit::verify(state.db.as_ref(), &auth.tenant).await?))

@@ -9,27 +9,88 @@ use essp_domain::contact::{ContactRole, SchoolContact, parse_email};
 use essp_domain::error::{Validator, optional_text, required_text};
 use essp_domain::shop::parse_phone;
 use essp_store::contacts;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
 
 use crate::auth::TenantAuthorized;
 use crate::auth::permissions::{ContactRead, ContactUpdate};
 use crate::extract::ApiJson;
+use crate::openapi;
+use crate::openapi::{BLANK, Items, id_of, phone_schema, schema_type, string_matching, variant};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
+use crate::shops::Code;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, set_primary, update, delete),
+    tags((name = "school-contacts", description = "The people to call at a school."))
+)]
+pub struct Doc;
+
+/// What `parse_email` accepts: empty, or one `@` with something before it
+/// and a dotted domain after it, no white space inside.
+fn email_schema() -> Schema {
+    let part = format!("[^@{BLANK}]");
+    let edge = format!("[^@.{BLANK}]");
+    let mut schema = string_matching(format!(
+        "^[{BLANK}]*({part}+@{edge}{part}*\\.{part}*{edge})?[{BLANK}]*$"
+    ));
+    if let Schema::Object(o) = &mut schema {
+        o.max_length = Some(254);
+    }
+    schema
+}
+
+fn contact_id() -> Schema {
+    id_of("contact")
+}
+
+/// A contact's fields. A create needs `name`; an update changes the fields
+/// given and keeps the others (the primary contact is changed with `PATCH
+/// …/contacts/primary`). `null` is refused.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactBody {
+    /// Login of the contact at the identity provider, if they have one.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<255>)]
     user_id: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::required_text::<200>)]
     name: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = phone_schema)]
     phone: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = email_schema)]
     email: Option<String>,
+    /// Defaults to `point_of_contact`.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = ContactRole)]
     role: Option<String>,
+    /// Make the new contact the school's primary one (create only).
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = bool)]
     is_primary: Option<bool>,
+    /// New contacts are active.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = bool)]
     active: Option<bool>,
 }
+
+schema_type!(
+    /// A new contact.
+    NewSchoolContact from ContactBody = variant::<ContactBody>(&["name"], &[])
+);
+schema_type!(
+    /// The fields of a contact to change.
+    SchoolContactPatch from ContactBody = variant::<ContactBody>(&[], &["isPrimary"])
+);
 
 fn apply(c: &mut SchoolContact, b: &ContactBody, creating: bool) -> ApiResult<()> {
     let mut v = Validator::new();
@@ -62,22 +123,27 @@ fn apply(c: &mut SchoolContact, b: &ContactBody, creating: bool) -> ApiResult<()
     Ok(())
 }
 
-#[derive(Serialize)]
-pub struct Items {
-    items: Vec<SchoolContact>,
-}
-
+/// `GET /v1/schools/{id}/contacts`: the primary contact first, then active before inactive, newest first.
+#[utoipa::path(get, path = "/v1/schools/{id}/contacts", tag = "school-contacts",
+    params(SchoolPath),
+    responses((status = 200, description = "The school's contacts", body = Items<SchoolContact>)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: TenantAuthorized<ContactRead>,
     Path(school): Path<String>,
-) -> ApiResult<Json<Items>> {
+) -> ApiResult<Json<Items<SchoolContact>>> {
     let scope = auth.school(&school)?;
     Ok(Json(Items {
         items: contacts::list(state.db.as_ref(), &scope).await?,
     }))
 }
 
+/// `POST /v1/schools/{id}/contacts`: adds a contact (optionally as the
+/// primary one, replacing the current primary).
+#[utoipa::path(post, path = "/v1/schools/{id}/contacts", tag = "school-contacts",
+    params(SchoolPath),
+    request_body = NewSchoolContact,
+    responses((status = 201, description = "Added", body = SchoolContact)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: TenantAuthorized<ContactUpdate>,
@@ -130,6 +196,11 @@ async fn load(state: &AppState, scope: &essp_domain::Scope, raw: &str) -> ApiRes
         .ok_or(ApiError::NotFound("contact"))
 }
 
+/// `PATCH /v1/schools/{id}/contacts/{contact_id}`: changes the fields given.
+#[utoipa::path(patch, path = "/v1/schools/{id}/contacts/{contact_id}", tag = "school-contacts",
+    params(SchoolPath, ("contact_id" = String, Path, pattern = "^contact_[0-9A-HJKMNP-TV-Z]{26}$"), openapi::IfMatch),
+    request_body = SchoolContactPatch,
+    responses((status = 200, description = "Changed", body = SchoolContact, headers(("ETag" = String)))))]
 pub async fn update(
     State(state): State<AppState>,
     auth: TenantAuthorized<ContactUpdate>,
@@ -154,14 +225,22 @@ pub async fn update(
     Ok(params::with_etag(&saved, saved.version))
 }
 
-#[derive(Debug, Deserialize)]
+/// The contact to make the school's primary one.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = PrimaryContact)]
 pub struct PrimaryBody {
+    /// An active contact of this school.
+    #[schema(schema_with = contact_id, required = true)]
     contact_id: Option<String>,
 }
 
 /// Makes one contact the school's primary, in one transaction (the
 /// original did two separate updates and could leave two or none).
+#[utoipa::path(patch, path = "/v1/schools/{id}/contacts/primary", tag = "school-contacts",
+    params(SchoolPath),
+    request_body = PrimaryBody,
+    responses((status = 200, description = "The new primary contact", body = SchoolContact)))]
 pub async fn set_primary(
     State(state): State<AppState>,
     auth: TenantAuthorized<ContactUpdate>,
@@ -197,6 +276,9 @@ pub async fn set_primary(
     Ok(Json(saved))
 }
 
+#[utoipa::path(delete, path = "/v1/schools/{id}/contacts/{contact_id}", tag = "school-contacts",
+    params(SchoolPath, ("contact_id" = String, Path, pattern = "^contact_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: TenantAuthorized<ContactUpdate>,
@@ -212,4 +294,14 @@ pub async fn delete(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The school in the path (`TenantAuthorized::school`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct SchoolPath {
+    /// A school the caller may act for.
+    #[param(value_type = Code, inline)]
+    id: String,
 }

@@ -38,6 +38,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             },
             other => ApiError::bad_request("unreadable-body", other.body_text()),
         })?;
+        // Every body of this API is a JSON object; serde would also read a
+        // struct from an array (`[null, null]`), which no client means.
+        let starts_like_object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if !starts_like_object {
+            return Err(ApiError::bad_request(
+                "invalid-body",
+                "request body must be a JSON object",
+            ));
+        }
         let value = serde_json::from_slice(&raw).map_err(|e| {
             let code = if e.is_data() { "invalid-body" } else { "malformed-json" };
             ApiError::bad_request(code, format!("request body: {e}"))

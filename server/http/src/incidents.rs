@@ -13,25 +13,49 @@ use essp_domain::incident::{
     plan_transition,
 };
 use essp_store::incidents::{self, IncidentFilter};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::permissions::{IncidentCreate, IncidentRead, IncidentUpdate};
 use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::openapi::{self, Listing};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, get, edit, list, change_status), tags((name = "incidents", description = "Device faults reported by schools, with SLAs.")))]
+pub struct Doc;
+
+/// A fault to report. Fields are validated together; every problem is
+/// reported at once.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateIncident {
+    #[schema(schema_with = openapi::required_text::<64>, required = true)]
     device_id: Option<String>,
+    #[schema(schema_with = openapi::required_text::<200>, required = true)]
     title: Option<String>,
+    /// Defaults to `other`.
+    #[schema(schema_with = category_schema)]
     category: Option<String>,
+    /// Defaults to `medium`; sets the SLA window.
+    #[schema(value_type = Option<Severity>)]
     severity: Option<String>,
+    #[schema(schema_with = openapi::text::<5000>)]
     description: Option<String>,
+}
+
+/// What `parse_category` accepts.
+fn category_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some("^(hardware|software|network|other|telemetry:[a-z0-9_-]{1,48})$"))
+        .into()
 }
 
 /// Validates every field at once and builds the new incident.
@@ -68,6 +92,13 @@ fn new_incident(scope: &Scope, req: &CreateIncident, state: &AppState, actor: &s
     ))
 }
 
+/// `POST /v1/incidents`: report a fault. The SLA deadline follows from the
+/// severity; with auto-routing on, a work order is opened at the school's
+/// repair shop in the same transaction.
+#[utoipa::path(post, path = "/v1/incidents", tag = "incidents",
+    request_body = CreateIncident,
+    params(openapi::IdempotencyKey),
+    responses((status = 201, description = "Reported", body = Incident, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Authorized<IncidentCreate>,
@@ -101,6 +132,9 @@ pub async fn create(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, pattern = "^inc_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The incident", body = Incident, headers(("ETag" = String)))))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Authorized<IncidentRead>,
@@ -113,24 +147,28 @@ pub async fn get(
     Ok(params::with_etag(&incident, incident.version))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<IncidentStatus>)]
     status: Option<String>,
+    #[param(value_type = Option<Severity>)]
     severity: Option<String>,
+    #[param(schema_with = openapi::text::<64>)]
     device_id: Option<String>,
+    /// Words in the title or description.
+    #[param(schema_with = openapi::text::<200>)]
     q: Option<String>,
+    #[param(schema_with = openapi::flag)]
     sla_breached: Option<String>,
+    /// Only incidents changed at or after this time.
+    #[param(schema_with = openapi::timestamp)]
     updated_since: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListResponse {
-    items: Vec<Incident>,
-    next_cursor: Option<String>,
 }
 
 fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
@@ -156,15 +194,8 @@ fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
     let updated_since = params::timestamp(&mut v, "updatedSince", p.updated_since.as_deref());
     let cursor = params::cursor(&mut v, p.cursor.as_deref());
     let limit = params::limit(&mut v, p.limit.as_deref());
-    let device_id = params::filter_text(&p.device_id);
-    let q =
-        p.q.as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_owned);
-    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        v.push("q", "must be at most 200 characters");
-    }
+    let device_id = params::text_filter(&mut v, "deviceId", p.device_id.as_deref(), 64);
+    let q = params::text_filter(&mut v, "q", p.q.as_deref(), 200);
     v.finish()?;
     Ok(IncidentFilter {
         status,
@@ -178,26 +209,35 @@ fn parse_filter(p: &ListParams) -> Result<IncidentFilter, ApiError> {
     })
 }
 
+/// `GET /v1/incidents`: newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(ListParams),
+    responses((status = 200, description = "A page of incidents", body = Listing<Incident>)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Authorized<IncidentRead>,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse>> {
+) -> ApiResult<Json<Listing<Incident>>> {
     let filter = parse_filter(&params)?;
     let page = incidents::list(state.db.as_ref(), &auth.scope, &filter).await?;
-    Ok(Json(ListResponse {
-        items: page.items,
-        next_cursor: page.next_cursor.map(|c| c.encode()),
-    }))
+    Ok(Json(page.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusRequest {
+    #[schema(value_type = IncidentStatus)]
     status: Option<String>,
+    /// Required to reopen.
+    #[schema(schema_with = openapi::text::<1000>)]
     reason: Option<String>,
 }
 
+/// `PATCH /v1/incidents/{id}/status`: one step of the lifecycle, applied
+/// as compare-and-set.
+#[utoipa::path(patch, path = "/v1/incidents/{id}/status", tag = "incidents",
+    params(("id" = String, Path, pattern = "^inc_[0-9A-HJKMNP-TV-Z]{26}$"), openapi::IfMatch),
+    request_body = StatusRequest,
+    responses((status = 200, description = "Moved", body = Incident, headers(("ETag" = String)))))]
 pub async fn change_status(
     State(state): State<AppState>,
     auth: Authorized<IncidentUpdate>,
@@ -267,17 +307,31 @@ pub(crate) async fn record(
     recording::record(tx, actor, subject, action, before, Some(after), after.updated_at).await
 }
 
-#[derive(Debug, Deserialize)]
+/// The details to change; at least one.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct EditRequest {
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::required_text::<200>)]
     title: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<5000>)]
     description: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = category_schema)]
     category: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = Severity)]
     severity: Option<String>,
 }
 
 /// `PATCH /v1/incidents/{id}`: partial edit of the details; a severity
 /// change recomputes the SLA deadline. `If-Match` guards against lost updates.
+#[utoipa::path(patch, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, pattern = "^inc_[0-9A-HJKMNP-TV-Z]{26}$"), openapi::IfMatch),
+    request_body = EditRequest,
+    responses((status = 200, description = "Changed", body = Incident, headers(("ETag" = String)))))]
 pub async fn edit(
     State(state): State<AppState>,
     auth: Authorized<IncidentUpdate>,

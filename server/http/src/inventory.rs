@@ -12,27 +12,51 @@ use essp_domain::inventory::{BomItem, InventoryItem, LedgerEntry, Movement, pars
 use essp_domain::{Id, Scope};
 use essp_store::inventory::{self as store, StockFilter, StockKey};
 use essp_store::{Executor, shops, work_orders};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::permissions::{BomConsume, BomRead, BomUpdate, InventoryRead, InventoryUpdate};
 use crate::auth::{Actor, Authorized, TenantAuthorized};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi;
+use crate::openapi::{Listing, id_of, schema_type};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
+use crate::shops::{ShopId, shop_id};
 use crate::state::AppState;
 
-fn part_id(v: &mut Validator, raw: Option<&str>) -> Option<String> {
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(upsert, list, low_stock, ledger_entries, list_bom, add_item, consume, release),
+    tags((name = "inventory", description = "Stock per shop, its ledger, and the parts a work order reserves and consumes (its BOM)."))
+)]
+pub struct Doc;
+
+fn part_id_schema() -> Schema {
+    id_of("part")
+}
+
+schema_type!(
+    /// A part id (SSOT).
+    PartId = part_id_schema()
+);
+
+/// A required id field with the given prefix.
+fn required_id(v: &mut Validator, field: &str, prefix: &'static str, raw: Option<&str>) -> Option<Id> {
     match raw {
-        Some(p) => v.check(
-            "partId",
-            Id::parse("part", p).map(Id::into_string).map_err(|e| e.to_string()),
-        ),
+        Some(raw) => v.check(field, Id::parse(prefix, raw)),
         None => {
-            v.push("partId", "is required");
+            v.push(field, "is required");
             None
         }
     }
+}
+
+fn part_id(v: &mut Validator, raw: Option<&str>) -> Option<String> {
+    required_id(v, "partId", "part", raw).map(Id::into_string)
 }
 
 fn insufficient(what: &str) -> ApiError {
@@ -67,17 +91,30 @@ async fn ledger(
 
 // ---- stock ----
 
-#[derive(Debug, Deserialize)]
+/// The stock of one part at one shop.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = StockUpsert)]
 pub struct UpsertBody {
+    #[schema(schema_with = shop_id, required = true)]
     service_shop_id: Option<String>,
+    #[schema(schema_with = part_id_schema, required = true)]
     part_id: Option<String>,
+    /// Stock on hand; not below what is reserved.
+    #[schema(value_type = i64, minimum = 0, maximum = 1_000_000_000, required = true)]
+    #[serde(default, deserialize_with = "params::whole_number")]
     qty_available: Option<i64>,
+    /// Free stock at or below this is "low"; defaults to 0.
+    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "params::whole_number")]
     reorder_threshold: Option<i64>,
 }
 
 /// Sets stock on hand (a counted delivery or a stock take). Reservations
 /// are kept; stock below what is reserved is refused.
+#[utoipa::path(post, path = "/v1/inventory/upsert", tag = "inventory",
+    request_body = UpsertBody,
+    responses((status = 200, description = "The stock as set", body = InventoryItem)))]
 pub async fn upsert(
     State(state): State<AppState>,
     auth: TenantAuthorized<InventoryUpdate>,
@@ -85,13 +122,7 @@ pub async fn upsert(
 ) -> ApiResult<Json<InventoryItem>> {
     let b = &body.value;
     let mut v = Validator::new();
-    let shop = b
-        .service_shop_id
-        .as_deref()
-        .and_then(|s| v.check("serviceShopId", Id::parse("shop", s)));
-    if b.service_shop_id.is_none() {
-        v.push("serviceShopId", "is required");
-    }
+    let shop = required_id(&mut v, "serviceShopId", "shop", b.service_shop_id.as_deref());
     let part = part_id(&mut v, b.part_id.as_deref());
     let available = match b.qty_available {
         Some(q) if (0..=1_000_000_000).contains(&q) => q,
@@ -165,20 +196,16 @@ pub async fn upsert(
     Ok(Json(item))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StockParams {
     service_shop_id: Option<String>,
     part_id: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listing<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
 }
 
 async fn list_with(
@@ -203,6 +230,9 @@ async fn list_with(
     }))
 }
 
+/// `GET /v1/inventory`: the tenant's stock, newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/inventory", tag = "inventory", params(StockParams),
+    responses((status = 200, description = "A page of stock", body = Listing<InventoryItem>)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: TenantAuthorized<InventoryRead>,
@@ -212,6 +242,8 @@ pub async fn list(
 }
 
 /// Stock whose free quantity is at or below its reorder threshold.
+#[utoipa::path(get, path = "/v1/inventory/low-stock", tag = "inventory", params(StockParams),
+    responses((status = 200, description = "A page of low stock", body = Listing<InventoryItem>)))]
 pub async fn low_stock(
     State(state): State<AppState>,
     auth: TenantAuthorized<InventoryRead>,
@@ -220,24 +252,29 @@ pub async fn low_stock(
     list_with(&state, &auth.tenant, &p, true).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerParams {
+    #[param(value_type = ShopId, inline, required = true)]
     service_shop_id: Option<String>,
+    #[param(value_type = PartId, inline, required = true)]
     part_id: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
+/// `GET /v1/inventory/ledger`: the newest movements of one part at one
+/// shop (one page; `nextCursor` is always null).
+#[utoipa::path(get, path = "/v1/inventory/ledger", tag = "inventory", params(LedgerParams),
+    responses((status = 200, description = "The movements, newest first", body = Listing<LedgerEntry>)))]
 pub async fn ledger_entries(
     State(state): State<AppState>,
     auth: TenantAuthorized<InventoryRead>,
     ApiQuery(p): ApiQuery<LedgerParams>,
 ) -> ApiResult<Json<Listing<LedgerEntry>>> {
     let mut v = Validator::new();
-    let shop = params::filter_text(&p.service_shop_id);
-    if shop.is_none() {
-        v.push("serviceShopId", "is required");
-    }
+    let shop = required_id(&mut v, "serviceShopId", "shop", p.service_shop_id.as_deref());
     let part = part_id(&mut v, p.part_id.as_deref());
     let limit = params::limit(&mut v, p.limit.as_deref());
     v.finish()?;
@@ -246,7 +283,7 @@ pub async fn ledger_entries(
     };
     let key = StockKey {
         tenant: &auth.tenant,
-        shop: &shop,
+        shop: shop.as_str(),
         part: &part,
     };
     let items = store::ledger(state.db.as_ref(), key, i64::from(limit)).await?;
@@ -265,6 +302,11 @@ async fn load_wo(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<essp_d
         .ok_or(ApiError::NotFound("work order"))
 }
 
+/// `GET /v1/work-orders/{id}/bom`: every part line of the work order (one
+/// page; `nextCursor` is always null).
+#[utoipa::path(get, path = "/v1/work-orders/{id}/bom", tag = "inventory",
+    params(("id" = String, Path, pattern = "^wo_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The BOM lines", body = Listing<BomItem>)))]
 pub async fn list_bom(
     State(state): State<AppState>,
     auth: Authorized<BomRead>,
@@ -278,16 +320,25 @@ pub async fn list_bom(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A part to plan for the work order.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewBomItem)]
 pub struct AddBody {
+    #[schema(schema_with = part_id_schema, required = true)]
     part_id: Option<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000, required = true)]
+    #[serde(default, deserialize_with = "params::whole_number")]
     qty_planned: Option<i64>,
     /// Use a part the SSOT does not list for the device's model (audited).
     override_compatibility: Option<bool>,
 }
 
 /// Plans a part for the work order and reserves it at the work order's shop.
+#[utoipa::path(post, path = "/v1/work-orders/{id}/bom/items", tag = "inventory",
+    params(("id" = String, Path, pattern = "^wo_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = AddBody,
+    responses((status = 201, description = "Planned and reserved", body = BomItem)))]
 pub async fn add_item(
     State(state): State<AppState>,
     auth: Authorized<BomUpdate>,
@@ -372,15 +423,23 @@ pub async fn add_item(
     Ok((StatusCode::CREATED, Json(item)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// How many of the line's reserved parts were used.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = BomConsumption)]
 pub struct ConsumeBody {
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000, required = true)]
+    #[serde(default, deserialize_with = "params::whole_number")]
     qty_used: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// How many of the line's unused parts to give back to the shop's stock.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = BomRelease)]
 pub struct ReleaseBody {
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000, required = true)]
+    #[serde(default, deserialize_with = "params::whole_number")]
     qty: Option<i64>,
 }
 
@@ -449,6 +508,12 @@ async fn move_line(
     Ok(Json(saved))
 }
 
+/// `PATCH …/bom/items/{item_id}/consume`: uses reserved parts (they leave
+/// the shop's stock).
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/bom/items/{item_id}/consume", tag = "inventory",
+    params(("id" = String, Path, pattern = "^wo_[0-9A-HJKMNP-TV-Z]{26}$"), ("item_id" = String, Path, pattern = "^bom_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = ConsumeBody,
+    responses((status = 200, description = "Consumed", body = BomItem)))]
 pub async fn consume(
     State(state): State<AppState>,
     auth: Authorized<BomConsume>,
@@ -461,6 +526,12 @@ pub async fn consume(
     move_line(&state, &auth, (&wo, &item), Movement::Consume, qty.unwrap_or(0)).await
 }
 
+/// `PATCH …/bom/items/{item_id}/release`: unplans unused parts (their
+/// reservation is released).
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/bom/items/{item_id}/release", tag = "inventory",
+    params(("id" = String, Path, pattern = "^wo_[0-9A-HJKMNP-TV-Z]{26}$"), ("item_id" = String, Path, pattern = "^bom_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = ReleaseBody,
+    responses((status = 200, description = "Released", body = BomItem)))]
 pub async fn release(
     State(state): State<AppState>,
     auth: Authorized<BomConsume>,

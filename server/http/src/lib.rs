@@ -11,11 +11,13 @@ pub mod health;
 pub mod idempotency;
 pub mod incidents;
 pub mod inventory;
+pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod projects;
 pub mod ratelimit;
 pub mod recording;
+pub mod routes;
 pub mod security;
 pub mod shops;
 pub mod ssot;
@@ -24,6 +26,7 @@ pub mod surveys;
 pub mod telemetry;
 pub mod telemetry_events;
 pub mod tx;
+pub mod uploads;
 pub mod work_orders;
 pub mod workflow;
 
@@ -36,11 +39,13 @@ use axum::routing::{get, patch, post};
 
 pub use state::{AppState, HttpConfig, Readiness, ReadinessCheck};
 
+use crate::routes::Routes;
+
 use crate::problem::{PROBLEM_JSON, problem_response};
 
 /// The IMS API, in one table.
-fn ims_routes() -> Router<AppState> {
-    Router::new()
+fn ims_routes() -> Routes {
+    Routes::new()
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::edit))
         .route("/v1/incidents/{id}/status", patch(incidents::change_status))
@@ -108,7 +113,9 @@ fn ims_routes() -> Router<AppState> {
             patch(contacts::update).delete(contacts::delete),
         )
         .route("/v1/attachments", get(attachments::list).post(attachments::upload))
+        .route("/v1/attachments/uploads", post(uploads::create))
         .route("/v1/attachments/{id}", get(attachments::get))
+        .route("/v1/attachments/{id}/confirm", post(uploads::confirm))
         .route("/v1/attachments/{id}/content", get(attachments::content))
         .route("/v1/attachments/{id}/download-url", get(attachments::download_url))
         .route(
@@ -147,22 +154,57 @@ fn ims_routes() -> Router<AppState> {
         .merge(ssot::cache::routes())
 }
 
-/// The whole API of this process: IMS and/or the SSOT services, as its
-/// role says.
-pub fn router(state: AppState) -> Router {
-    let mut api = Router::new();
-    let mut bulk = Router::new();
-    if state.config.serve_ims {
+/// The OpenAPI parts of the IMS API, one per handler module.
+fn ims_docs() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi as _;
+    vec![
+        incidents::Doc::openapi(),
+        work_orders::Doc::openapi(),
+        workflow::Doc::openapi(),
+        telemetry_events::Doc::openapi(),
+        shops::Doc::openapi(),
+        inventory::Doc::openapi(),
+        contacts::Doc::openapi(),
+        attachments::Doc::openapi(),
+        uploads::Doc::openapi(),
+        projects::Doc::openapi(),
+        surveys::Doc::openapi(),
+        audit_logs::Doc::openapi(),
+        ssot::cache::Doc::openapi(),
+    ]
+}
+
+/// The API routes of this process (IMS and/or the SSOT services, as its
+/// role says): the ordinary ones, and the bulk ones that have their own
+/// rate-limit budget.
+fn api_routes(config: &HttpConfig) -> (Routes, Routes) {
+    let mut api = Routes::new();
+    let mut bulk = Routes::new();
+    if config.serve_ims {
         api = api.merge(ims_routes());
         bulk = bulk
             .route("/v1/work-orders/bulk/status", post(work_orders::bulk_status))
             .route("/v1/work-orders/bulk/assignment", post(work_orders::bulk_assignment))
             .route("/v1/work-orders/bulk/approval", post(work_orders::bulk_approval));
     }
-    if !state.config.ssot_domains.is_empty() {
-        api = api.merge(ssot::router(&state.config.ssot_domains));
-        bulk = bulk.merge(ssot::import_router(&state.config.ssot_domains));
+    if !config.ssot_domains.is_empty() {
+        api = api.merge(ssot::router(&config.ssot_domains));
+        bulk = bulk.merge(ssot::import_router(&config.ssot_domains));
     }
+    (api, bulk)
+}
+
+/// Every path template of the API this configuration serves (for the test
+/// that holds `/openapi.json` against it).
+pub fn served_paths(config: &HttpConfig) -> Vec<String> {
+    let (api, bulk) = api_routes(config);
+    api.paths().iter().chain(bulk.paths()).cloned().collect()
+}
+
+/// The whole HTTP surface of this process.
+pub fn router(state: AppState) -> Router {
+    let (api, bulk) = api_routes(&state.config);
+    let (mut api, mut bulk) = (api.into_router(), bulk.into_router());
     // Each request counts against one budget: bulk routes have their own,
     // stricter one; everything else the read or the write budget.
     if let Some(limits) = &state.config.rate_limits {
@@ -184,6 +226,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/healthz", get(health::health))
         .route("/readyz", get(health::ready));
+    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi::document(&state.config)).unwrap_or_default());
+    infra = infra.route(
+        "/openapi.json",
+        get(move || {
+            let body = openapi.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+        }),
+    );
     if state.config.metrics_on_api {
         infra = infra.route("/metrics", get(telemetry::metrics_endpoint));
     }

@@ -11,28 +11,54 @@ use essp_domain::project::{
 };
 use essp_domain::{Id, Scope};
 use essp_store::projects as store;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::permissions::{ProjectRead, ProjectUpdate};
 use crate::auth::{Authorized, TenantAuthorized};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{self, Items};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
 
-#[derive(Serialize)]
-pub struct Items<T> {
-    items: Vec<T>,
-}
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        create_project,
+        list_projects,
+        get_project,
+        create_phase,
+        list_phases,
+        change_phase_status,
+        checklist,
+        tick_item,
+        create_template,
+        list_templates
+    ),
+    tags((name = "projects", description = "Rollout projects at a school, their phases, checklists and the phase gate."))
+)]
+pub struct Doc;
 
-#[derive(Debug, Deserialize)]
+/// A project to start at the caller's school; it begins at the first phase
+/// of its type.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewProject)]
 pub struct ProjectBody {
+    /// Defaults to `full_installation`.
+    #[schema(value_type = Option<ProjectType>)]
     project_type: Option<String>,
+    #[schema(schema_with = openapi::text::<5000>)]
     notes: Option<String>,
 }
 
+/// `POST /v1/projects`: start a project at the caller's school.
+#[utoipa::path(post, path = "/v1/projects", tag = "projects",
+    request_body = ProjectBody,
+    responses((status = 201, description = "Started", body = Project)))]
 pub async fn create_project(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -94,6 +120,9 @@ async fn load_project(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<P
         .ok_or(ApiError::NotFound("project"))
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The project", body = Project)))]
 pub async fn get_project(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -102,6 +131,9 @@ pub async fn get_project(
     Ok(Json(load_project(&state, &auth.scope, &id).await?))
 }
 
+/// `GET /v1/projects`: the projects of the caller's school (or schools).
+#[utoipa::path(get, path = "/v1/projects", tag = "projects",
+    responses((status = 200, description = "Every project in scope", body = Items<Project>)))]
 pub async fn list_projects(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -111,16 +143,26 @@ pub async fn list_projects(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A phase to add; its type must be one the project's type goes through.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewPhase)]
 pub struct PhaseBody {
+    #[schema(value_type = PhaseType, required = true)]
     phase_type: Option<String>,
+    /// Defaults to `engineer`.
+    #[schema(value_type = Option<OwnerRole>)]
     owner_role: Option<String>,
+    #[schema(schema_with = openapi::text::<5000>)]
     notes: Option<String>,
 }
 
 /// Adds a phase of the project's type, with its checklist items copied
 /// from the tenant's templates for that phase type.
+#[utoipa::path(post, path = "/v1/projects/{id}/phases", tag = "projects",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = PhaseBody,
+    responses((status = 201, description = "Added", body = Phase)))]
 pub async fn create_phase(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -200,6 +242,9 @@ pub async fn create_phase(
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/phases", tag = "projects",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The project's phases", body = Items<Phase>)))]
 pub async fn list_phases(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -218,9 +263,11 @@ async fn load_phase(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<Pha
         .ok_or(ApiError::NotFound("phase"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = PhaseStatusChange)]
 pub struct StatusBody {
+    #[schema(value_type = PhaseStatus, required = true)]
     status: Option<String>,
 }
 
@@ -228,6 +275,10 @@ pub struct StatusBody {
 /// phase completed or approved with its sign-off settled, every deliverable
 /// approved and every required checklist item done — otherwise 409 naming
 /// what blocks. A done phase advances the project to its next phase.
+#[utoipa::path(patch, path = "/v1/phases/{id}/status", tag = "projects",
+    params(("id" = String, Path, pattern = "^phase_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = StatusBody,
+    responses((status = 200, description = "Moved", body = Phase)))]
 pub async fn change_phase_status(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -292,6 +343,9 @@ pub async fn change_phase_status(
     Ok(Json(saved))
 }
 
+#[utoipa::path(get, path = "/v1/phases/{id}/checklist", tag = "projects",
+    params(("id" = String, Path, pattern = "^phase_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The phase's checklist", body = Items<ChecklistItem>)))]
 pub async fn checklist(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -303,12 +357,22 @@ pub async fn checklist(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ChecklistTick)]
 pub struct ItemBody {
+    #[schema(value_type = bool, required = true)]
     done: Option<bool>,
 }
 
+/// `PATCH /v1/phases/{id}/checklist/{item_id}`: tick (or untick) an item.
+#[utoipa::path(patch, path = "/v1/phases/{id}/checklist/{item_id}", tag = "projects",
+    params(
+        ("id" = String, Path, pattern = "^phase_[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("item_id" = String, Path, pattern = "^cki_[0-9A-HJKMNP-TV-Z]{26}$")
+    ),
+    request_body = ItemBody,
+    responses((status = 200, description = "Changed", body = ChecklistItem)))]
 pub async fn tick_item(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -348,14 +412,23 @@ pub async fn tick_item(
     Ok(Json(saved))
 }
 
-#[derive(Debug, Deserialize)]
+/// A checklist item every new phase of this type starts with.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewChecklistTemplate)]
 pub struct TemplateBody {
+    #[schema(value_type = PhaseType, required = true)]
     phase_type: Option<String>,
+    #[schema(schema_with = openapi::required_text::<200>, required = true)]
     title: Option<String>,
+    /// Whether the phase gate waits for it; defaults to `true`.
     required: Option<bool>,
 }
 
+/// `POST /v1/checklist-templates`: for the whole tenant.
+#[utoipa::path(post, path = "/v1/checklist-templates", tag = "projects",
+    request_body = TemplateBody,
+    responses((status = 201, description = "Added", body = ChecklistTemplate)))]
 pub async fn create_template(
     State(state): State<AppState>,
     auth: TenantAuthorized<ProjectUpdate>,
@@ -405,12 +478,16 @@ pub async fn create_template(
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TemplateParams {
+    #[param(value_type = Option<PhaseType>)]
     phase_type: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/checklist-templates", tag = "projects", params(TemplateParams),
+    responses((status = 200, description = "The tenant's templates", body = Items<ChecklistTemplate>)))]
 pub async fn list_templates(
     State(state): State<AppState>,
     auth: TenantAuthorized<ProjectRead>,

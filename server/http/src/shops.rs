@@ -11,6 +11,9 @@ use essp_domain::scope::parse_scope_part;
 use essp_domain::shop::{CoverageLevel, ServiceShop, ServiceStaff, StaffRole, parse_phone};
 use essp_store::shops::{self, ShopFilter, StaffFilter, StaffStats};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TenantAuthorized;
 use crate::auth::permissions::{
@@ -18,10 +21,38 @@ use crate::auth::permissions::{
 };
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::openapi::{self, Listing, code_schema, id_of, optional_code_schema, phone_schema, schema_type, variant};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
+
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        create_shop, get_shop, update_shop, delete_shop, list_shops,
+        create_staff, get_staff, update_staff, delete_staff, list_staff, staff_stats
+    ),
+    tags((name = "service-shops", description = "The repair network: service shops and the staff who work in them."))
+)]
+pub struct Doc;
+
+// ---- schemas of the values this module (and its neighbours) validate ----
+
+pub(crate) fn shop_id() -> Schema {
+    id_of("shop")
+}
+
+schema_type!(
+    /// A service shop id.
+    ShopId = shop_id()
+);
+
+schema_type!(
+    /// A school (or county) code.
+    Code = code_schema()
+);
 
 fn subject<'a>(tenant: &'a str, entity_type: &'a str, id: &'a Id) -> Subject<'a> {
     Subject {
@@ -49,18 +80,69 @@ fn flag(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<bool> {
 
 // ---- shops ----
 
-#[derive(Debug, Deserialize)]
+/// A service shop's fields. A create needs `name` and `countyCode`; an
+/// update changes the fields given and keeps the others. `null` is refused.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShopBody {
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::required_text::<200>)]
     name: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<500>)]
     location: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = code_schema)]
     county_code: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<200>)]
     county_name: Option<String>,
+    /// Required (non-empty) for `sub_county` coverage; empty clears it.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = optional_code_schema)]
     sub_county_code: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<200>)]
     sub_county_name: Option<String>,
+    /// Defaults to `county`.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = CoverageLevel)]
     coverage_level: Option<String>,
+    /// New shops are active.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = bool)]
     active: Option<bool>,
 }
+
+/// `coverageLevel: sub_county` needs a `subCountyCode` beside it. (An
+/// update that leaves the code out is also refused when the shop has none.)
+fn sub_county_rule(body: RefOr<Schema>) -> RefOr<Schema> {
+    let others: Vec<&str> = CoverageLevel::ALL
+        .iter()
+        .filter(|l| **l != CoverageLevel::SubCounty)
+        .map(|l| l.as_str())
+        .collect();
+    let other_level = ObjectBuilder::new().property(
+        "coverageLevel",
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(others)),
+    );
+    let with_code = ObjectBuilder::new()
+        .property("subCountyCode", code_schema())
+        .required("subCountyCode");
+    AllOfBuilder::new()
+        .item(body)
+        .item(AnyOfBuilder::new().item(other_level).item(with_code))
+        .into()
+}
+
+schema_type!(
+    /// A new service shop.
+    NewServiceShop from ShopBody = sub_county_rule(variant::<ShopBody>(&["name", "countyCode"], &[]))
+);
+schema_type!(
+    /// The fields of a shop to change; those left out stay as they are.
+    ServiceShopPatch from ShopBody = sub_county_rule(ShopBody::schema())
+);
 
 /// Applies the body's fields onto `shop` (all of them on create, the
 /// present ones on update), validating each.
@@ -103,6 +185,11 @@ fn apply_shop(shop: &mut ServiceShop, b: &ShopBody, creating: bool) -> ApiResult
     Ok(())
 }
 
+/// `POST /v1/service-shops`: adds a shop (active unless `active: false`).
+#[utoipa::path(post, path = "/v1/service-shops", tag = "service-shops",
+    params(openapi::IdempotencyKey),
+    request_body = NewServiceShop,
+    responses((status = 201, description = "Added", body = ServiceShop, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create_shop(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceShopCreate>,
@@ -162,6 +249,9 @@ async fn load_shop(state: &AppState, tenant: &str, raw: &str) -> ApiResult<Servi
         .ok_or(ApiError::NotFound("service shop"))
 }
 
+#[utoipa::path(get, path = "/v1/service-shops/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^shop_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The shop", body = ServiceShop, headers(("ETag" = String)))))]
 pub async fn get_shop(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceShopRead>,
@@ -171,6 +261,11 @@ pub async fn get_shop(
     Ok(params::with_etag(&shop, shop.version))
 }
 
+/// `PATCH /v1/service-shops/{id}`: changes the fields given.
+#[utoipa::path(patch, path = "/v1/service-shops/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^shop_[0-9A-HJKMNP-TV-Z]{26}$"), openapi::IfMatch),
+    request_body = ServiceShopPatch,
+    responses((status = 200, description = "Changed", body = ServiceShop, headers(("ETag" = String)))))]
 pub async fn update_shop(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceShopUpdate>,
@@ -191,7 +286,11 @@ pub async fn update_shop(
     Ok(params::with_etag(&saved, saved.version))
 }
 
-/// Deletes a shop without staff (deactivate it otherwise: `active: false`).
+/// Deletes a shop without staff or stock (deactivate it otherwise:
+/// `active: false`).
+#[utoipa::path(delete, path = "/v1/service-shops/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^shop_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete_shop(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceShopUpdate>,
@@ -204,6 +303,23 @@ pub async fn delete_shop(
             "the shop still has staff; move or remove them, or deactivate the shop",
         ));
     }
+    // Stock rows keep their shop (a foreign key): refuse here rather than
+    // fail on the constraint.
+    let stock = essp_store::inventory::StockFilter {
+        service_shop_id: Some(current.id.to_string()),
+        limit: 1,
+        ..Default::default()
+    };
+    if !essp_store::inventory::list_stock(state.db.as_ref(), &auth.tenant, &stock)
+        .await?
+        .items
+        .is_empty()
+    {
+        return Err(ApiError::conflict(
+            "shop-has-stock",
+            "the shop still has stock records; deactivate the shop instead",
+        ));
+    }
     recording::delete_audited(&state, &auth.actor, current, |tx, s| {
         Box::pin(shops::delete_shop(tx, &s.tenant_id, s.id.as_str()))
     })
@@ -211,32 +327,23 @@ pub async fn delete_shop(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ShopListParams {
     county_code: Option<String>,
     sub_county_code: Option<String>,
+    #[param(schema_with = openapi::flag)]
     active: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listing<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-impl<T> From<essp_store::cursor::Page<T>> for Listing<T> {
-    fn from(p: essp_store::cursor::Page<T>) -> Self {
-        Listing {
-            items: p.items,
-            next_cursor: p.next_cursor.map(|c| c.encode()),
-        }
-    }
-}
-
+/// `GET /v1/service-shops`: newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/service-shops", tag = "service-shops", params(ShopListParams),
+    responses((status = 200, description = "A page of shops", body = Listing<ServiceShop>)))]
 pub async fn list_shops(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceShopRead>,
@@ -258,15 +365,40 @@ pub async fn list_shops(
 
 // ---- staff ----
 
-#[derive(Debug, Deserialize)]
+/// A staff member's fields. A create needs `serviceShopId`, `userId` and
+/// `role`; an update changes the fields given and keeps the others. `null`
+/// is refused.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StaffBody {
+    /// A shop of this tenant.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = shop_id)]
     service_shop_id: Option<String>,
+    /// The identity provider's user id (a token `sub`).
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::required_text::<255>)]
     user_id: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = StaffRole)]
     role: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = phone_schema)]
     phone: Option<String>,
+    /// New staff are active.
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(value_type = bool)]
     active: Option<bool>,
 }
+
+schema_type!(
+    /// A new staff member.
+    NewServiceStaff from StaffBody = variant::<StaffBody>(&["serviceShopId", "userId", "role"], &[])
+);
+schema_type!(
+    /// The fields of a staff member to change; those left out stay as they are.
+    ServiceStaffPatch from StaffBody = StaffBody::schema()
+);
 
 fn apply_staff(staff: &mut ServiceStaff, b: &StaffBody, creating: bool) -> ApiResult<()> {
     let mut v = Validator::new();
@@ -315,6 +447,11 @@ async fn require_shop(state: &AppState, tenant: &str, shop_id: &str) -> ApiResul
     }
 }
 
+/// `POST /v1/service-staff`: puts a user on a shop's staff (once per shop).
+#[utoipa::path(post, path = "/v1/service-staff", tag = "service-shops",
+    params(openapi::IdempotencyKey),
+    request_body = NewServiceStaff,
+    responses((status = 201, description = "Added", body = ServiceStaff, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create_staff(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffCreate>,
@@ -380,6 +517,9 @@ async fn load_staff(state: &AppState, tenant: &str, raw: &str) -> ApiResult<Serv
         .ok_or(ApiError::NotFound("service staff"))
 }
 
+#[utoipa::path(get, path = "/v1/service-staff/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^staff_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The staff member", body = ServiceStaff, headers(("ETag" = String)))))]
 pub async fn get_staff(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffRead>,
@@ -389,6 +529,11 @@ pub async fn get_staff(
     Ok(params::with_etag(&staff, staff.version))
 }
 
+/// `PATCH /v1/service-staff/{id}`: changes the fields given.
+#[utoipa::path(patch, path = "/v1/service-staff/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^staff_[0-9A-HJKMNP-TV-Z]{26}$"), openapi::IfMatch),
+    request_body = ServiceStaffPatch,
+    responses((status = 200, description = "Changed", body = ServiceStaff, headers(("ETag" = String)))))]
 pub async fn update_staff(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffUpdate>,
@@ -418,6 +563,9 @@ pub async fn update_staff(
     Ok(params::with_etag(&saved, saved.version))
 }
 
+#[utoipa::path(delete, path = "/v1/service-staff/{id}", tag = "service-shops",
+    params(("id" = String, Path, pattern = "^staff_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 204, description = "Removed")))]
 pub async fn delete_staff(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffUpdate>,
@@ -431,16 +579,24 @@ pub async fn delete_staff(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StaffListParams {
     service_shop_id: Option<String>,
+    #[param(value_type = Option<StaffRole>)]
     role: Option<String>,
+    #[param(schema_with = openapi::flag)]
     active: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
+/// `GET /v1/service-staff`: newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/service-staff", tag = "service-shops", params(StaffListParams),
+    responses((status = 200, description = "A page of staff", body = Listing<ServiceStaff>)))]
 pub async fn list_staff(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffRead>,
@@ -460,11 +616,35 @@ pub async fn list_staff(
     ))
 }
 
+/// `GET /v1/service-staff/stats`: head counts of the tenant's staff.
+#[utoipa::path(get, path = "/v1/service-staff/stats", tag = "service-shops",
+    responses((status = 200, description = "The counts", body = StaffCounts)))]
 pub async fn staff_stats(
     State(state): State<AppState>,
     auth: TenantAuthorized<ServiceStaffRead>,
-) -> ApiResult<Json<StaffStats>> {
-    Ok(Json(shops::staff_stats(state.db.as_ref(), &auth.tenant).await?))
+) -> ApiResult<Json<StaffCounts>> {
+    Ok(Json(shops::staff_stats(state.db.as_ref(), &auth.tenant).await?.into()))
+}
+
+/// Head counts of the tenant's staff.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffCounts {
+    total: i64,
+    active: i64,
+    /// Staff per role (only roles that have any).
+    #[schema(value_type = std::collections::BTreeMap<StaffRole, i64>)]
+    by_role: std::collections::BTreeMap<String, i64>,
+}
+
+impl From<StaffStats> for StaffCounts {
+    fn from(s: StaffStats) -> Self {
+        StaffCounts {
+            total: s.total,
+            active: s.active,
+            by_role: s.by_role,
+        }
+    }
 }
 
 // ---- shared ----

@@ -10,19 +10,35 @@ use essp_domain::project::{BoqCategory, BoqItem, RoomType, Survey, SurveyPhoto, 
 use essp_domain::{Id, Scope};
 use essp_store::{attachments, projects, surveys as store};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authorized;
 use crate::auth::permissions::{ProjectRead, ProjectUpdate};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi;
+use crate::openapi::Items;
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
 
-#[derive(Serialize)]
-pub struct Items<T> {
-    items: Vec<T>,
-}
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        create_survey,
+        list_surveys,
+        get_survey,
+        change_survey_status,
+        add_room,
+        add_photo,
+        list_boq,
+        add_boq_item,
+        approve_boq_item
+    ),
+    tags((name = "surveys", description = "Site surveys of a project and its bill of quantities."))
+)]
+pub struct Doc;
 
 fn created<T: Serialize>(v: &T) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
@@ -43,13 +59,21 @@ async fn load_survey(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<Su
         .ok_or(ApiError::NotFound("survey"))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new survey starts as a draft conducted by the caller.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewSurvey)]
 pub struct SurveyBody {
+    #[schema(schema_with = openapi::text::<5000>)]
     summary: Option<String>,
+    #[schema(schema_with = openapi::text::<5000>)]
     risks: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/projects/{id}/surveys", tag = "surveys",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = SurveyBody,
+    responses((status = 201, description = "Started", body = Survey)))]
 pub async fn create_survey(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -100,6 +124,9 @@ pub async fn create_survey(
     Ok(created(&saved))
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/surveys", tag = "surveys",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The project's surveys", body = Items<Survey>)))]
 pub async fn list_surveys(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -111,6 +138,9 @@ pub async fn list_surveys(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/surveys/{id}", tag = "surveys",
+    params(("id" = String, Path, pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")),
+    responses((status = 200, description = "The survey with its rooms and photos", body = Survey)))]
 pub async fn get_survey(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -119,13 +149,20 @@ pub async fn get_survey(
     Ok(Json(load_survey(&state, &auth.scope, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewSurveyRoom)]
 pub struct RoomBody {
+    #[schema(schema_with = openapi::required_text::<200>, required = true)]
     name: Option<String>,
+    /// Defaults to `classroom`.
+    #[schema(value_type = Option<RoomType>)]
     room_type: Option<String>,
+    #[schema(schema_with = openapi::text::<50>)]
     floor: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     power_notes: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     network_notes: Option<String>,
 }
 
@@ -140,6 +177,11 @@ fn editable(s: &Survey) -> ApiResult<()> {
     }
 }
 
+/// `POST /v1/surveys/{id}/rooms`: only while the survey is a draft.
+#[utoipa::path(post, path = "/v1/surveys/{id}/rooms", tag = "surveys",
+    params(("id" = String, Path, pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = RoomBody,
+    responses((status = 201, description = "Added", body = SurveyRoom)))]
 pub async fn add_room(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -195,15 +237,25 @@ pub async fn add_room(
     Ok(created(&saved))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewSurveyPhoto)]
 pub struct PhotoBody {
+    /// A room of this survey; empty or absent for the site as a whole.
+    #[schema(pattern = "^(room_[0-9A-HJKMNP-TV-Z]{26})?$")]
     room_id: Option<String>,
+    /// An attachment uploaded to this survey.
+    #[schema(value_type = String, required = true, pattern = "^att_[0-9A-HJKMNP-TV-Z]{26}$")]
     attachment_id: Option<String>,
+    #[schema(schema_with = openapi::text::<500>)]
     caption: Option<String>,
 }
 
 /// Links an uploaded attachment (of this survey) as a photo, optionally of a room.
+#[utoipa::path(post, path = "/v1/surveys/{id}/photos", tag = "surveys",
+    params(("id" = String, Path, pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = PhotoBody,
+    responses((status = 201, description = "Linked", body = SurveyPhoto)))]
 pub async fn add_photo(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -265,12 +317,20 @@ pub async fn add_photo(
     Ok(created(&saved))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = SurveyStatusChange)]
 pub struct StatusBody {
+    #[schema(value_type = SurveyStatus, required = true)]
     status: Option<String>,
 }
 
+/// `PATCH /v1/surveys/{id}/status`: draft → submitted → approved (or back
+/// to draft).
+#[utoipa::path(patch, path = "/v1/surveys/{id}/status", tag = "surveys",
+    params(("id" = String, Path, pattern = "^survey_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = StatusBody,
+    responses((status = 200, description = "Moved", body = Survey)))]
 pub async fn change_survey_status(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -317,17 +377,35 @@ pub async fn change_survey_status(
     Ok(Json(load_survey(&state, &auth.scope, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A bill-of-quantities line; it starts unapproved.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewBoqItem)]
 pub struct BoqBody {
+    /// Defaults to `other`.
+    #[schema(value_type = Option<BoqCategory>)]
     category: Option<String>,
+    #[schema(schema_with = openapi::required_text::<500>, required = true)]
     description: Option<String>,
+    /// The SSOT part, if the line is one; empty for none.
+    #[schema(pattern = "^(part_[0-9A-HJKMNP-TV-Z]{26})?$")]
     part_id: Option<String>,
+    #[serde(default, deserialize_with = "params::whole_number")]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 1_000_000)]
     qty: Option<i64>,
+    /// Defaults to `each`.
+    #[schema(schema_with = openapi::text::<20>)]
     unit: Option<String>,
+    /// Defaults to 0.
+    #[serde(default, deserialize_with = "params::whole_number")]
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     estimated_cost_cents: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/v1/projects/{id}/boq/items", tag = "surveys",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$")),
+    request_body = BoqBody,
+    responses((status = 201, description = "Added", body = BoqItem)))]
 pub async fn add_boq_item(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,
@@ -397,12 +475,18 @@ pub async fn add_boq_item(
     Ok(created(&saved))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BoqParams {
+    /// Only approved (or only unapproved) lines.
+    #[param(schema_with = openapi::flag)]
     approved: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/boq", tag = "surveys",
+    params(("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$"), BoqParams),
+    responses((status = 200, description = "The project's bill of quantities", body = Items<BoqItem>)))]
 pub async fn list_boq(
     State(state): State<AppState>,
     auth: Authorized<ProjectRead>,
@@ -421,12 +505,23 @@ pub async fn list_boq(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = BoqApproval)]
 pub struct ApproveBody {
+    #[schema(value_type = bool, required = true)]
     approved: Option<bool>,
 }
 
+/// `PATCH /v1/projects/{id}/boq/items/{item_id}/approval`: approve a line
+/// (or withdraw the approval); audited.
+#[utoipa::path(patch, path = "/v1/projects/{id}/boq/items/{item_id}/approval", tag = "surveys",
+    params(
+        ("id" = String, Path, pattern = "^proj_[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("item_id" = String, Path, pattern = "^boq_[0-9A-HJKMNP-TV-Z]{26}$")
+    ),
+    request_body = ApproveBody,
+    responses((status = 200, description = "Decided", body = BoqItem)))]
 pub async fn approve_boq_item(
     State(state): State<AppState>,
     auth: Authorized<ProjectUpdate>,

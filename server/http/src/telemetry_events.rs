@@ -4,38 +4,74 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use essp_domain::Id;
 use essp_domain::error::{Validator, optional_text, required_text};
 use essp_domain::incident::{Incident, NewIncident, parse_category, telemetry_severity};
 use essp_store::{incidents, telemetry_dedupe};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
 
 use crate::auth::Authorized;
 use crate::auth::permissions::TelemetryIngest;
 use crate::extract::ApiJson;
+use crate::openapi;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(ingest), tags((name = "telemetry", description = "Faults reported by device management systems.")))]
+pub struct Doc;
+
+/// A fault a device management system observed.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TelemetryEvent {
+    #[schema(schema_with = openapi::required_text::<64>, required = true)]
     device_id: Option<String>,
+    /// The kind of fault (`disk_failure`); the incident's category is
+    /// `telemetry:<type>`.
     #[serde(rename = "type")]
+    #[schema(schema_with = kind_schema, required = true)]
     kind: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     message: Option<String>,
+    /// Read loosely: `critical` (`crit`), `high`, `medium` (`med`), anything
+    /// else is `low`.
     severity: Option<String>,
     /// The reporting system (e.g. `nexus-mdm`); the actor is the token's subject.
+    #[schema(schema_with = openapi::text::<64>)]
     reported_by: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A `telemetry:<kind>` category's kind, after trimming.
+fn kind_schema() -> Schema {
+    use crate::openapi::BLANK;
+    crate::openapi::string_matching(format!("^[{BLANK}]*[a-z0-9_-]{{1,48}}[{BLANK}]*$"))
+}
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TelemetryOutcome)]
 pub struct Outcome {
+    /// The same fault on the same device within the de-duplication window:
+    /// the open incident it was folded into.
     deduplicated: bool,
     incident: Incident,
 }
+
+/// `POST /v1/telemetry/events`: a new fault opens an incident (and, with
+/// auto-routing, its work order); a repeat within the window answers the
+/// open incident with 200.
+#[utoipa::path(post, path = "/v1/telemetry/events", tag = "telemetry",
+    request_body = TelemetryEvent,
+    responses(
+        (status = 201, description = "A new incident", body = Outcome, headers(("Location" = String))),
+        (status = 200, description = "Folded into the open incident of the same fault", body = Outcome)
+    ))]
 
 pub async fn ingest(
     State(state): State<AppState>,
@@ -123,9 +159,5 @@ pub async fn ingest(
     }
     metrics::counter!("incidents_created_total").increment(1);
     let location = format!("/v1/incidents/{}", outcome.incident.id);
-    let mut resp = (StatusCode::CREATED, Json(outcome)).into_response();
-    if let Ok(loc) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, loc);
-    }
-    Ok(resp)
+    Ok(crate::params::created(&outcome, &location))
 }

@@ -17,16 +17,124 @@ use essp_domain::{Id, Scope};
 use essp_store::work_orders::{self, ReworkEntry, WorkOrderFilter};
 use essp_store::{Executor, incidents};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Number, Value, json};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{IntoParams, Modify, ToSchema};
 
 use crate::auth::permissions::{WorkOrderApproval, WorkOrderCreate, WorkOrderRead, WorkOrderReview, WorkOrderUpdate};
 use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::openapi;
+use crate::openapi::{BLANK, Listing, id_pattern, or_null, string_matching};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
+
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create, get, list, edit, change_status, reject, rework_history, bulk_status, bulk_assignment, bulk_approval),
+    tags((name = "work-orders", description = "Repair jobs for devices: routing, repair, QA, approval and rework.")),
+    modifiers(&CrossFieldRules)
+)]
+pub struct Doc;
+
+// ---- what the document says about the inputs of this module and `workflow` ----
+
+fn nullable_reference() -> Schema {
+    or_null(openapi::optional_code_schema())
+}
+
+/// What `parse_task_type` accepts, blanks around it trimmed.
+fn task_type_schema() -> Schema {
+    string_matching(format!("^[{BLANK}]*[a-z0-9_-]{{1,64}}[{BLANK}]*$"))
+}
+
+/// `parse_repair_location`: a shop, the school, or the deployment's depot
+/// (`DEFAULT_REPAIR_LOCATION`, `service_shop` unless configured).
+fn repair_location_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["service_shop", "on_site"]))
+        .description(Some(
+            "`service_shop`, `on_site`, or the deployment's depot (`DEFAULT_REPAIR_LOCATION`).",
+        ))
+        .into()
+}
+
+/// `{id}` of the work order routes. (A literal pattern: utoipa drops
+/// `required` from a parameter given by `schema_with`.)
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path; handlers take `Path<String>`
+pub(crate) struct WorkOrderPath {
+    #[param(pattern = "^wo_[0-9A-HJKMNP-TV-Z]{26}$")]
+    id: String,
+}
+
+/// Makes the schema of `T` also require one of `alternatives`: the rules
+/// between fields a derived schema cannot state.
+fn require_one_of<T: ToSchema>(doc: &mut Document, alternatives: Vec<Schema>) {
+    let name = T::name();
+    let Some(schemas) = doc.components.as_mut().map(|c| &mut c.schemas) else {
+        return;
+    };
+    let Some(fields) = schemas.remove(name.as_ref()) else {
+        return;
+    };
+    let any = alternatives
+        .into_iter()
+        .fold(AnyOfBuilder::new(), |any, alternative| any.item(alternative));
+    schemas.insert(
+        name.into_owned(),
+        RefOr::T(AllOfBuilder::new().item(fields).item(any).into()),
+    );
+}
+
+/// `{"required": [field], "properties": {field: schema}}`.
+fn given(field: &str, schema: Schema) -> Schema {
+    ObjectBuilder::new().property(field, schema).required(field).into()
+}
+
+struct CrossFieldRules;
+
+impl Modify for CrossFieldRules {
+    fn modify(&self, doc: &mut Document) {
+        let non_empty = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1));
+        // The device, or an incident to take it from.
+        require_one_of::<CreateWorkOrder>(
+            doc,
+            vec![
+                given("deviceId", non_empty().into()),
+                given("incidentId", non_empty().into()),
+            ],
+        );
+        require_one_of::<BulkAssignmentRequest>(
+            doc,
+            vec![
+                given("assignedStaffId", openapi::optional_code_schema()),
+                given("serviceShopId", openapi::optional_code_schema()),
+            ],
+        );
+        // A rejection says why.
+        require_one_of::<BulkApprovalRequest>(
+            doc,
+            vec![
+                given(
+                    "decision",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["approved"]))
+                        .into(),
+                ),
+                given("notes", openapi::required_text::<1000>()),
+            ],
+        );
+    }
+}
 
 const PREFIX: &str = "wo";
 /// Largest batch a bulk operation accepts.
@@ -34,6 +142,34 @@ pub const MAX_BULK: usize = 100;
 
 fn wo_id(raw: &str) -> ApiResult<Id> {
     params::id(PREFIX, "work order", raw)
+}
+
+/// The largest integer a JSON number holds exactly (2^53 - 1).
+const MAX_CENTS: i64 = 9_007_199_254_740_991;
+
+/// `costEstimateCents`: a whole number from 0 to [`MAX_CENTS`]. JSON
+/// Schema counts `5.0` as an integer, so it reads like `5`.
+fn cents(v: &mut Validator, raw: Option<&Number>) -> Option<i64> {
+    let n = raw?;
+    v.check(
+        "costEstimateCents",
+        essp_domain::error::whole_number(n)
+            .filter(|c| (0..=MAX_CENTS).contains(c))
+            .ok_or(format!("must be a whole number from 0 to {MAX_CENTS}")),
+    )
+}
+
+/// What [`cents`] accepts.
+fn cents_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(MAX_CENTS))
+        .into()
+}
+
+fn nullable_cents() -> Schema {
+    or_null(cents_schema())
 }
 
 /// An optional reference id (shop, staff, contact, …): empty or a short token.
@@ -82,23 +218,71 @@ async fn record(
 
 // ---- create, read, list ----
 
-#[derive(Debug, Deserialize)]
+/// A repair job to open: for a device, or for an incident (whose device
+/// it takes). With a technician it starts `assigned`, else `draft`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWorkOrder {
+    /// An incident of this school; empty means none.
+    #[schema(schema_with = nullable_incident_ref)]
     incident_id: Option<String>,
+    /// Required unless `incidentId` is given.
+    #[schema(schema_with = nullable_device)]
     device_id: Option<String>,
+    #[schema(schema_with = task_type_schema, required = true)]
     task_type: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     service_shop_id: Option<String>,
+    /// A technician; giving one opens the work order as `assigned`.
+    #[schema(schema_with = nullable_reference)]
     assigned_staff_id: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     assigned_to: Option<String>,
+    /// Defaults to the deployment's depot.
+    #[schema(schema_with = nullable_repair_location)]
     repair_location: Option<String>,
-    cost_estimate_cents: Option<i64>,
+    #[schema(schema_with = nullable_cents)]
+    cost_estimate_cents: Option<Number>,
+    #[schema(schema_with = openapi::text::<5000>)]
     notes: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     project_id: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     phase_id: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     onsite_contact_id: Option<String>,
 }
 
+/// An incident id or empty.
+fn incident_ref_schema() -> Schema {
+    string_matching(format!("^({})?$", id_pattern(essp_domain::id::prefix::INCIDENT)))
+}
+
+fn nullable_incident_ref() -> Schema {
+    or_null(incident_ref_schema())
+}
+
+fn nullable_device() -> Schema {
+    or_null(openapi::required_text::<64>())
+}
+
+fn nullable_repair_location() -> Schema {
+    or_null(repair_location_schema())
+}
+
+/// `incidentId` of a body or filter: empty means none.
+fn incident_ref(v: &mut Validator, raw: Option<&str>) -> Option<Id> {
+    raw.filter(|i| !i.is_empty())
+        .and_then(|i| v.check("incidentId", Id::parse(essp_domain::id::prefix::INCIDENT, i)))
+}
+
+/// `POST /v1/work-orders`: open a work order. An incident must be this
+/// school's (422 otherwise); the SSOT names are copied from it, or looked
+/// up for the device.
+#[utoipa::path(post, path = "/v1/work-orders", tag = "work-orders",
+    request_body = CreateWorkOrder,
+    params(openapi::IdempotencyKey),
+    responses((status = 201, description = "Opened", body = WorkOrder, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderCreate>,
@@ -108,11 +292,7 @@ pub async fn create(
     let r = &body.value;
     let cfg = &state.config;
     let mut v = Validator::new();
-    let incident_id = r
-        .incident_id
-        .as_deref()
-        .filter(|i| !i.is_empty())
-        .and_then(|i| v.check("incidentId", Id::parse(essp_domain::id::prefix::INCIDENT, i)));
+    let incident_id = incident_ref(&mut v, r.incident_id.as_deref());
     let device_id = r
         .device_id
         .as_deref()
@@ -126,10 +306,7 @@ pub async fn create(
         "repairLocation",
         parse_repair_location(location, &cfg.default_repair_location),
     );
-    let cost = r.cost_estimate_cents.unwrap_or(0);
-    if cost < 0 {
-        v.push("costEstimateCents", "must not be negative");
-    }
+    let cost = cents(&mut v, r.cost_estimate_cents.as_ref()).unwrap_or(0);
     let notes = v
         .check("notes", optional_text(r.notes.as_deref(), 5000))
         .unwrap_or_default();
@@ -235,6 +412,9 @@ pub async fn create(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/work-orders/{id}", tag = "work-orders",
+    params(WorkOrderPath),
+    responses((status = 200, description = "The work order", body = WorkOrder, headers(("ETag" = String)))))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
@@ -247,47 +427,52 @@ pub async fn get(
     Ok(params::with_etag(&wo, wo.version))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<WorkOrderStatus>)]
     status: Option<String>,
+    #[param(schema_with = openapi::text::<64>)]
     device_id: Option<String>,
+    #[param(schema_with = incident_ref_schema)]
     incident_id: Option<String>,
+    /// Only work orders changed at or after this time.
+    #[param(schema_with = openapi::timestamp)]
     updated_since: Option<String>,
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListResponse {
-    items: Vec<WorkOrder>,
-    next_cursor: Option<String>,
-}
-
+/// `GET /v1/work-orders`: newest first, one keyset page at a time.
+#[utoipa::path(get, path = "/v1/work-orders", tag = "work-orders", params(ListParams),
+    responses((status = 200, description = "A page of work orders", body = Listing<WorkOrder>)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse>> {
+) -> ApiResult<Json<Listing<WorkOrder>>> {
     let mut v = Validator::new();
     let filter = WorkOrderFilter {
         status: p
             .status
             .as_deref()
             .and_then(|s| v.check("status", s.parse::<WorkOrderStatus>())),
-        device_id: params::filter_text(&p.device_id),
-        incident_id: params::filter_text(&p.incident_id),
+        device_id: p
+            .device_id
+            .as_deref()
+            .and_then(|d| v.check("deviceId", optional_text(Some(d), 64)))
+            .filter(|d| !d.is_empty()),
+        incident_id: incident_ref(&mut v, p.incident_id.as_deref()).map(Id::into_string),
         updated_since: params::timestamp(&mut v, "updatedSince", p.updated_since.as_deref()),
         cursor: params::cursor(&mut v, p.cursor.as_deref()),
         limit: params::limit(&mut v, p.limit.as_deref()),
     };
     v.finish()?;
     let page = work_orders::list(state.db.as_ref(), &auth.scope, &filter).await?;
-    Ok(Json(ListResponse {
-        items: page.items,
-        next_cursor: page.next_cursor.map(|c| c.encode()),
-    }))
+    Ok(Json(page.into()))
 }
 
 // ---- one change to one work order ----
@@ -407,14 +592,22 @@ async fn follow_on_incident(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// The next status: one step forward (`in_repair` may skip QA).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = WorkOrderStatusRequest)]
 pub struct StatusRequest {
+    #[schema(value_type = WorkOrderStatus)]
     status: Option<String>,
 }
 
 fn parse_status(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<WorkOrderStatus> {
-    v.check(field, required_text(raw, 32).and_then(|s| s.parse::<WorkOrderStatus>()))
+    v.check(field, required_enum(raw))
+}
+
+/// A required value of a closed set, spelled exactly.
+fn required_enum<T: std::str::FromStr<Err = String>>(raw: Option<&str>) -> Result<T, String> {
+    raw.ok_or_else(|| "is required".to_owned())?.parse()
 }
 
 fn forward(current: &WorkOrder, to: WorkOrderStatus, bulk: bool) -> ApiResult<Planned> {
@@ -431,6 +624,12 @@ fn forward(current: &WorkOrder, to: WorkOrderStatus, bulk: bool) -> ApiResult<Pl
     })
 }
 
+/// `PATCH /v1/work-orders/{id}/status`: one step forward, applied as
+/// compare-and-set; starting repair or approving moves the incident along.
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/status", tag = "work-orders",
+    params(WorkOrderPath, openapi::IfMatch),
+    request_body = StatusRequest,
+    responses((status = 200, description = "Moved", body = WorkOrder, headers(("ETag" = String)))))]
 pub async fn change_status(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderUpdate>,
@@ -451,28 +650,54 @@ pub async fn change_status(
     Ok(params::with_etag(&wo, wo.version))
 }
 
-#[derive(Debug, Deserialize)]
+/// The details to change; at least one. An empty reference clears it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = WorkOrderEdit, min_properties = 1)]
 pub struct EditRequest {
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::optional_code_schema)]
     service_shop_id: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::optional_code_schema)]
     assigned_staff_id: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::optional_code_schema)]
     assigned_to: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = repair_location_schema)]
     repair_location: Option<String>,
-    cost_estimate_cents: Option<i64>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = cents_schema)]
+    cost_estimate_cents: Option<Number>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::edit_text::<5000>)]
     notes: Option<String>,
+    #[serde(default, deserialize_with = "params::no_null")]
+    #[schema(schema_with = openapi::optional_code_schema)]
     onsite_contact_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WorkOrderEditResult)]
 pub struct EditResponse {
     work_order: WorkOrder,
+    /// The fields whose value changed (a value equal to the current one is
+    /// not a change).
+    #[schema(value_type = Vec<String>)]
     updated_fields: Vec<&'static str>,
+    /// What each changed field was before.
+    #[schema(value_type = Object)]
     previous_values: Map<String, Value>,
 }
 
 /// `PATCH /v1/work-orders/{id}`: partial edit; reports which fields changed
 /// and what they were.
+#[utoipa::path(patch, path = "/v1/work-orders/{id}", tag = "work-orders",
+    params(WorkOrderPath, openapi::IfMatch),
+    request_body = EditRequest,
+    responses((status = 200, description = "Changed", body = EditResponse)))]
 pub async fn edit(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderUpdate>,
@@ -509,9 +734,7 @@ pub async fn edit(
         .notes
         .as_deref()
         .and_then(|n| v.check("notes", optional_text(Some(n), 5000)));
-    if r.cost_estimate_cents.is_some_and(|c| c < 0) {
-        v.push("costEstimateCents", "must not be negative");
-    }
+    let cost = cents(&mut v, r.cost_estimate_cents.as_ref());
     let given = [
         &r.service_shop_id,
         &r.assigned_staff_id,
@@ -524,7 +747,6 @@ pub async fn edit(
         v.push("body", "name at least one field to change");
     }
     v.finish()?;
-    let cost = r.cost_estimate_cents;
     let mut updated_fields = Vec::new();
     let mut previous_values = Map::new();
     let (wo, _) = mutate(&state, &auth.scope, &auth.actor, &id, expected, |c| {
@@ -565,16 +787,24 @@ pub async fn edit(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Where to send the work order back to, and why.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = WorkOrderReject)]
 pub struct RejectRequest {
+    /// A status before the current one (see the rework table).
+    #[schema(value_type = WorkOrderStatus)]
     target_status: Option<String>,
+    #[schema(schema_with = openapi::required_text::<1000>, required = true)]
     reason: Option<String>,
+    /// Defaults to `other`.
+    #[schema(value_type = Option<ReworkCategory>)]
     category: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WorkOrderRejectResult)]
 pub struct RejectResponse {
     work_order: WorkOrder,
     rework_history: Option<ReworkEntry>,
@@ -603,7 +833,12 @@ fn rework(
     })
 }
 
-/// `POST /v1/work-orders/{id}/reject`: send back for rework.
+/// `POST /v1/work-orders/{id}/reject`: send back for rework (counted, up
+/// to `ESSP_MAX_REWORK` times).
+#[utoipa::path(post, path = "/v1/work-orders/{id}/reject", tag = "work-orders",
+    params(WorkOrderPath, openapi::IfMatch),
+    request_body = RejectRequest,
+    responses((status = 200, description = "Sent back", body = RejectResponse)))]
 pub async fn reject(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderReview>,
@@ -636,11 +871,16 @@ pub async fn reject(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReworkHistory)]
 pub struct HistoryResponse {
+    /// Oldest first.
     history: Vec<ReworkEntry>,
 }
 
+#[utoipa::path(get, path = "/v1/work-orders/{id}/rework-history", tag = "work-orders",
+    params(WorkOrderPath),
+    responses((status = 200, description = "Every send-back of the work order", body = HistoryResponse)))]
 pub async fn rework_history(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
@@ -656,16 +896,24 @@ pub async fn rework_history(
 
 // ---- bulk ----
 
-#[derive(Debug, Serialize)]
+/// Why one id of a batch was not changed.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WorkOrderBulkFailure)]
 pub struct BulkFailure {
+    /// As given.
     id: String,
+    /// The problem code a single request would have answered
+    /// (`invalid-id`, `not-found`, `invalid-transition`, …).
     code: String,
     message: String,
 }
 
-#[derive(Debug, Serialize)]
+/// Every id's outcome: each id is changed in its own transaction, so one
+/// bad id never blocks the rest.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WorkOrderBulkResult)]
 pub struct BulkResult {
     operation_id: String,
     succeeded: Vec<String>,
@@ -732,13 +980,28 @@ async fn run_bulk(
     result
 }
 
-#[derive(Debug, Deserialize)]
+/// The ids of a batch; repeats count once.
+fn bulk_ids_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .min_items(Some(1))
+        .max_items(Some(MAX_BULK))
+        .into()
+}
+
+/// Moves every work order one step forward (never skipping QA).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkStatusRequest {
+    #[schema(schema_with = bulk_ids_schema, required = true)]
     work_order_ids: Option<Vec<String>>,
+    #[schema(value_type = WorkOrderStatus)]
     status: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/work-orders/bulk/status", tag = "work-orders",
+    request_body = BulkStatusRequest,
+    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
 pub async fn bulk_status(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderUpdate>,
@@ -754,14 +1017,22 @@ pub async fn bulk_status(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Assigns every work order to a technician and/or a shop (at least one);
+/// a draft given a technician becomes `assigned`; empty clears.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkAssignmentRequest {
+    #[schema(schema_with = bulk_ids_schema, required = true)]
     work_order_ids: Option<Vec<String>>,
+    #[schema(schema_with = nullable_reference)]
     assigned_staff_id: Option<String>,
+    #[schema(schema_with = nullable_reference)]
     service_shop_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/work-orders/bulk/assignment", tag = "work-orders",
+    request_body = BulkAssignmentRequest,
+    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
 pub async fn bulk_assignment(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderUpdate>,
@@ -805,16 +1076,32 @@ pub async fn bulk_assignment(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Approves completed work orders, or rejects them back to QA; a rejection
+/// needs notes, which become the rework reason.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkApprovalRequest {
+    #[schema(schema_with = bulk_ids_schema, required = true)]
     work_order_ids: Option<Vec<String>>,
+    #[schema(schema_with = decision_schema, required = true)]
     decision: Option<String>,
+    #[schema(schema_with = openapi::text::<1000>)]
     notes: Option<String>,
+}
+
+/// `approved` or `rejected`.
+pub(crate) fn decision_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["approved", "rejected"]))
+        .into()
 }
 
 /// Approves completed work orders, or rejects them back to QA (counted as
 /// rework, with the notes as the reason).
+#[utoipa::path(post, path = "/v1/work-orders/bulk/approval", tag = "work-orders",
+    request_body = BulkApprovalRequest,
+    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
 pub async fn bulk_approval(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderApproval>,

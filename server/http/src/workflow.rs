@@ -13,7 +13,9 @@ use essp_domain::workflow::{
 use essp_domain::{Id, Scope};
 use essp_store::workflow::{self as store, ChildFilter};
 use essp_store::{Executor, work_orders};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::permissions::{
     WorkOrderApproval, WorkOrderDeliverable, WorkOrderRead, WorkOrderReview, WorkOrderSchedule,
@@ -21,10 +23,49 @@ use crate::auth::permissions::{
 use crate::auth::{Actor, Authorized};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::openapi;
+use crate::openapi::{BLANK, Listing, id_pattern, or_null, string_matching};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
+use crate::work_orders::{WorkOrderPath, decision_schema};
+
+/// The operations of this module, for `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        create_schedule,
+        list_schedules,
+        create_deliverable,
+        list_deliverables,
+        submit_deliverable,
+        review_deliverable,
+        request_approval,
+        list_approvals,
+        decide_approval
+    ),
+    tags((name = "workflow", description = "Visit schedules, deliverables with evidence and review, and sign-off approvals of a work order."))
+)]
+pub struct Doc;
+
+/// `{deliverable_id}` (with the work order's `{id}`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path; handlers take `Path<(String, String)>`
+pub struct DeliverablePath {
+    #[param(pattern = "^deliv_[0-9A-HJKMNP-TV-Z]{26}$")]
+    deliverable_id: String,
+}
+
+/// `{approval_id}` (with the work order's `{id}`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct ApprovalPath {
+    #[param(pattern = "^appr_[0-9A-HJKMNP-TV-Z]{26}$")]
+    approval_id: String,
+}
 
 async fn load_wo(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<WorkOrder> {
     let id = params::id("wo", "work order", raw)?;
@@ -50,50 +91,85 @@ fn subject<'a>(scope: &'a Scope, entity_type: &'a str, id: &'a Id) -> Subject<'a
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listing<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
+/// A page of schedules.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChildParams {
-    status: Option<String>,
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
     limit: Option<String>,
 }
 
-fn child_filter(p: &ChildParams, with_status: bool) -> ApiResult<ChildFilter> {
+/// A page of deliverables, optionally of one status.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliverableParams {
+    #[param(value_type = Option<DeliverableStatus>)]
+    status: Option<String>,
+    #[param(schema_with = openapi::cursor)]
+    cursor: Option<String>,
+    #[param(schema_with = openapi::limit)]
+    limit: Option<String>,
+}
+
+fn child_filter(status: Option<&str>, cursor: Option<&str>, limit: Option<&str>) -> ApiResult<ChildFilter> {
     let mut v = Validator::new();
-    let status = p
-        .status
-        .as_deref()
-        .and_then(|s| v.check("status", s.parse::<DeliverableStatus>()));
-    if !with_status && p.status.is_some() {
-        v.push("status", "is not a filter of this list");
-    }
     let f = ChildFilter {
-        status,
-        cursor: params::cursor(&mut v, p.cursor.as_deref()),
-        limit: params::limit(&mut v, p.limit.as_deref()),
+        status: status.and_then(|s| v.check("status", s.parse::<DeliverableStatus>())),
+        cursor: params::cursor(&mut v, cursor),
+        limit: params::limit(&mut v, limit),
     };
     v.finish()?;
     Ok(f)
 }
 
+/// The `status` of a review or an approval decision (`decision_schema`).
+fn decision<T: std::str::FromStr<Err = String>>(raw: Option<&str>) -> Result<T, String> {
+    match raw {
+        None => Err("is required".into()),
+        Some(s @ ("approved" | "rejected")) => s.parse(),
+        Some(_) => Err("must be approved or rejected".into()),
+    }
+}
+
 // ---- schedules ----
 
-#[derive(Debug, Deserialize)]
+/// A visit slot; it may not end before it starts.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleBody {
+    #[schema(schema_with = openapi::timestamp, required = true)]
     scheduled_start: Option<String>,
+    /// Later than `scheduledStart`.
+    #[schema(schema_with = openapi::timestamp, required = true)]
     scheduled_end: Option<String>,
+    /// An IANA zone; defaults to `Africa/Nairobi`.
+    #[schema(schema_with = timezone_schema)]
     timezone: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     notes: Option<String>,
 }
 
+/// What `parse_timezone` accepts; `null` reads as absent.
+fn timezone_schema() -> Schema {
+    or_null(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(64))
+            .pattern(Some("^(UTC|[A-Za-z0-9/_+-]*/[A-Za-z0-9/_+-]*)$"))
+            .into(),
+    )
+}
+
+/// `POST /v1/work-orders/{id}/schedule`: add a visit slot (append-only).
+/// Refused with 403 while `ENABLE_WORK_ORDER_SCHEDULING` is off.
+#[utoipa::path(post, path = "/v1/work-orders/{id}/schedule", tag = "workflow",
+    params(WorkOrderPath, openapi::IdempotencyKey),
+    request_body = ScheduleBody,
+    responses((status = 201, description = "Scheduled", body = Schedule, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create_schedule(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderSchedule>,
@@ -173,31 +249,45 @@ pub async fn create_schedule(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/work-orders/{id}/schedules", tag = "workflow",
+    params(WorkOrderPath, PageParams),
+    responses((status = 200, description = "A page of the work order's visit slots", body = Listing<Schedule>)))]
 pub async fn list_schedules(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
     Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<ChildParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Listing<Schedule>>> {
-    let f = child_filter(&p, false)?;
+    let f = child_filter(None, p.cursor.as_deref(), p.limit.as_deref())?;
     let wo = load_wo(&state, &auth.scope, &id).await?;
     let page = store::list_schedules(state.db.as_ref(), &auth.scope, wo.id.as_str(), &f).await?;
-    Ok(Json(Listing {
-        items: page.items,
-        next_cursor: page.next_cursor.map(|c| c.encode()),
-    }))
+    Ok(Json(page.into()))
 }
 
 // ---- deliverables ----
 
-#[derive(Debug, Deserialize)]
+/// Something the work order must deliver, with evidence.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliverableBody {
+    #[schema(schema_with = openapi::required_text::<200>, required = true)]
     title: Option<String>,
+    #[schema(schema_with = openapi::text::<5000>)]
     description: Option<String>,
+    /// A project phase; defaults to the work order's.
+    #[schema(schema_with = phase_ref_schema)]
     phase_id: Option<String>,
 }
 
+/// A phase id or empty.
+fn phase_ref_schema() -> Schema {
+    or_null(string_matching(format!("^({})?$", id_pattern("phase"))))
+}
+
+#[utoipa::path(post, path = "/v1/work-orders/{id}/deliverables", tag = "workflow",
+    params(WorkOrderPath, openapi::IdempotencyKey),
+    request_body = DeliverableBody,
+    responses((status = 201, description = "Added, pending", body = Deliverable, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn create_deliverable(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderDeliverable>,
@@ -277,19 +367,19 @@ pub async fn create_deliverable(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/work-orders/{id}/deliverables", tag = "workflow",
+    params(WorkOrderPath, DeliverableParams),
+    responses((status = 200, description = "A page of the work order's deliverables", body = Listing<Deliverable>)))]
 pub async fn list_deliverables(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
     Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<ChildParams>,
+    ApiQuery(p): ApiQuery<DeliverableParams>,
 ) -> ApiResult<Json<Listing<Deliverable>>> {
-    let f = child_filter(&p, true)?;
+    let f = child_filter(p.status.as_deref(), p.cursor.as_deref(), p.limit.as_deref())?;
     let wo = load_wo(&state, &auth.scope, &id).await?;
     let page = store::list_deliverables(state.db.as_ref(), &auth.scope, wo.id.as_str(), &f).await?;
-    Ok(Json(Listing {
-        items: page.items,
-        next_cursor: page.next_cursor.map(|c| c.encode()),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// Loads the deliverable of the work order in the path, plans the change
@@ -331,13 +421,26 @@ async fn change_deliverable(
     Ok(Json(saved))
 }
 
-#[derive(Debug, Deserialize)]
+/// The evidence for a pending (or rejected) deliverable.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubmitBody {
+    /// An attachment id (`att_…`).
+    #[schema(schema_with = evidence_schema, required = true)]
     evidence_attachment_id: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     notes: Option<String>,
 }
 
+/// An attachment id; surrounding whitespace is trimmed.
+fn evidence_schema() -> Schema {
+    string_matching(format!("^[{BLANK}]*{}[{BLANK}]*$", id_pattern("att")))
+}
+
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/deliverables/{deliverable_id}/submit", tag = "workflow",
+    params(WorkOrderPath, DeliverablePath),
+    request_body = SubmitBody,
+    responses((status = 200, description = "Submitted", body = Deliverable)))]
 pub async fn submit_deliverable(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderDeliverable>,
@@ -363,13 +466,21 @@ pub async fn submit_deliverable(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// The decision on a submitted deliverable.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = DeliverableReview)]
 pub struct ReviewBody {
+    #[schema(schema_with = decision_schema, required = true)]
     status: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     notes: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/deliverables/{deliverable_id}/review", tag = "workflow",
+    params(WorkOrderPath, DeliverablePath),
+    request_body = ReviewBody,
+    responses((status = 200, description = "Reviewed", body = Deliverable)))]
 pub async fn review_deliverable(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderReview>,
@@ -378,10 +489,7 @@ pub async fn review_deliverable(
 ) -> ApiResult<Json<Deliverable>> {
     let b = &body.value;
     let mut v = Validator::new();
-    let decision = v.check(
-        "status",
-        required_text(b.status.as_deref(), 32).and_then(|s| s.parse::<DeliverableStatus>()),
-    );
+    let decision = v.check("status", decision::<DeliverableStatus>(b.status.as_deref()));
     let notes = v
         .check("notes", optional_text(b.notes.as_deref(), 2000))
         .unwrap_or_default();
@@ -396,9 +504,13 @@ pub async fn review_deliverable(
 
 // ---- approvals ----
 
-#[derive(Debug, Deserialize)]
+/// A sign-off to ask for; the work order's approval status becomes `pending`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ApprovalRequest)]
 pub struct ApprovalBody {
+    /// Defaults to `school_signoff`.
+    #[schema(value_type = Option<ApprovalType>)]
     approval_type: Option<String>,
 }
 
@@ -429,6 +541,10 @@ async fn set_wo_approval(
     .await
 }
 
+#[utoipa::path(post, path = "/v1/work-orders/{id}/approvals", tag = "workflow",
+    params(WorkOrderPath, openapi::IdempotencyKey),
+    request_body = ApprovalBody,
+    responses((status = 201, description = "Requested", body = Approval, headers(("Location" = String), ("ETag" = String)))))]
 pub async fn request_approval(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderApproval>,
@@ -495,6 +611,10 @@ pub async fn request_approval(
     .await
 }
 
+/// Every approval of the work order, newest first (one page).
+#[utoipa::path(get, path = "/v1/work-orders/{id}/approvals", tag = "workflow",
+    params(WorkOrderPath),
+    responses((status = 200, description = "The work order's approvals", body = Listing<Approval>)))]
 pub async fn list_approvals(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderRead>,
@@ -508,13 +628,21 @@ pub async fn list_approvals(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The decision on a pending approval; an approval is decided once.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ApprovalDecisionRequest)]
 pub struct DecideBody {
+    #[schema(schema_with = decision_schema, required = true)]
     status: Option<String>,
+    #[schema(schema_with = openapi::text::<2000>)]
     notes: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/v1/work-orders/{id}/approvals/{approval_id}/decide", tag = "workflow",
+    params(WorkOrderPath, ApprovalPath),
+    request_body = DecideBody,
+    responses((status = 200, description = "Decided; the work order's approval status follows", body = Approval)))]
 pub async fn decide_approval(
     State(state): State<AppState>,
     auth: Authorized<WorkOrderApproval>,
@@ -523,10 +651,7 @@ pub async fn decide_approval(
 ) -> ApiResult<Json<Approval>> {
     let b = &body.value;
     let mut v = Validator::new();
-    let decision = v.check(
-        "status",
-        required_text(b.status.as_deref(), 32).and_then(|s| s.parse::<ApprovalDecision>()),
-    );
+    let decision = v.check("status", decision::<ApprovalDecision>(b.status.as_deref()));
     let notes = v
         .check("notes", optional_text(b.notes.as_deref(), 2000))
         .unwrap_or_default();

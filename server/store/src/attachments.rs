@@ -1,6 +1,6 @@
 //! Attachment metadata.
 
-use essp_domain::attachment::{AttachedTo, Attachment};
+use essp_domain::attachment::{AttachedTo, Attachment, AttachmentStatus};
 use essp_domain::{Id, Scope};
 
 use crate::error::Result;
@@ -8,7 +8,7 @@ use crate::executor::Executor;
 use crate::value::{Row, Value};
 
 const COLUMNS: &str = "id, tenant_id, school_id, entity_type, entity_id, file_name, content_type, size_bytes, sha256, \
-     object_key, uploaded_by, created_at";
+     object_key, uploaded_by, created_at, status";
 
 fn from_row(r: &Row) -> Result<Attachment> {
     Ok(Attachment {
@@ -24,11 +24,13 @@ fn from_row(r: &Row) -> Result<Attachment> {
         object_key: r.text("object_key")?,
         uploaded_by: r.text("uploaded_by")?,
         created_at: r.timestamp("created_at")?,
+        status: r.parse("status")?,
     })
 }
 
 pub async fn insert(ex: &dyn Executor, a: &Attachment) -> Result<()> {
-    let sql = format!("INSERT INTO attachments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+    let sql =
+        format!("INSERT INTO attachments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
     let params: Vec<Value> = vec![
         a.id.as_str().into(),
         (&a.tenant_id).into(),
@@ -42,12 +44,21 @@ pub async fn insert(ex: &dyn Executor, a: &Attachment) -> Result<()> {
         (&a.object_key).into(),
         (&a.uploaded_by).into(),
         a.created_at.into(),
+        a.status.as_str().into(),
     ];
     ex.execute(&sql, &params).await?;
     Ok(())
 }
 
+/// An available attachment of the school.
 pub async fn get(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<Attachment>> {
+    Ok(get_any(ex, scope, id)
+        .await?
+        .filter(|a| a.status == AttachmentStatus::Available))
+}
+
+/// An attachment of the school whatever its status (to confirm an upload).
+pub async fn get_any(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<Attachment>> {
     let sql = format!("SELECT {COLUMNS} FROM attachments WHERE tenant_id = $1 AND school_id = $2 AND id = $3");
     ex.fetch_optional(&sql, &[scope.tenant().into(), scope.school().into(), id.into()])
         .await?
@@ -59,7 +70,7 @@ pub async fn get(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<At
 pub async fn list_for(ex: &dyn Executor, scope: &Scope, kind: AttachedTo, entity_id: &str) -> Result<Vec<Attachment>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM attachments WHERE tenant_id = $1 AND school_id = $2 AND entity_type = $3 \
-         AND entity_id = $4 ORDER BY created_at DESC, id DESC"
+         AND entity_id = $4 AND status = 'available' ORDER BY created_at DESC, id DESC"
     );
     let rows = ex
         .fetch_all(
@@ -73,4 +84,23 @@ pub async fn list_for(ex: &dyn Executor, scope: &Scope, kind: AttachedTo, entity
         )
         .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// Turns a pending upload into an available attachment with what was
+/// found in object storage; false if it was not pending (confirmed twice).
+pub async fn mark_available(ex: &dyn Executor, a: &Attachment) -> Result<bool> {
+    let n = ex
+        .execute(
+            "UPDATE attachments SET status = 'available', size_bytes = $1, sha256 = $2 \
+             WHERE tenant_id = $3 AND school_id = $4 AND id = $5 AND status = 'pending'",
+            &[
+                a.size_bytes.into(),
+                (&a.sha256).into(),
+                (&a.tenant_id).into(),
+                (&a.school_id).into(),
+                a.id.as_str().into(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
 }

@@ -37,19 +37,24 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One audit row.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    #[schema(pattern = "^audit_[0-9A-HJKMNP-TV-Z]{26}$")]
     pub id: String,
     pub tenant_id: String,
-    /// Position in the tenant's chain; `None` until sealed.
+    /// Position in the tenant's chain; `null` until sealed (normally within a second).
     pub seq: Option<i64>,
+    /// Empty for tenant-wide entities.
     pub school_id: String,
     pub actor: String,
     pub action: String,
     pub entity_type: String,
     pub entity_id: String,
+    /// The entity before the change; `null` for a creation.
     pub before: Option<serde_json::Value>,
+    /// The entity after the change; `null` for a deletion.
     pub after: Option<serde_json::Value>,
     pub request_id: String,
     pub ip_address: String,
@@ -290,10 +295,11 @@ pub async fn get(ex: &dyn Executor, tenant: &str, id: &str) -> Result<Option<Aud
 }
 
 /// Result of walking one tenant's chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainReport {
     pub tenant_id: String,
+    /// Sealed entries checked.
     pub entries: i64,
     pub valid: bool,
     /// The first problem found, e.g. "seq 7: hash does not match its contents".

@@ -157,11 +157,13 @@ pub async fn open_for_incident(ex: &dyn Executor, scope: &Scope, incident_id: &s
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One send-back of a work order.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReworkEntry {
     pub id: String,
     pub work_order_id: String,
+    /// 1 for the first rework, counting up.
     pub seq: i64,
     pub from_status: WorkOrderStatus,
     pub to_status: WorkOrderStatus,

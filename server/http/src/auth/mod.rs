@@ -273,6 +273,13 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for TenantAuthorize
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (identity, tenant) = authorize_tenant(parts, state, P::NAME)?;
+        // No school is selected here, but a client that names one must name
+        // it well: a malformed tenancy header is a mistake, never ignored.
+        let cfg = &state.config;
+        if let Some(raw) = header(parts, &cfg.school_header)? {
+            parse_scope_part(Some(raw))
+                .map_err(|e| ApiError::bad_request("invalid-school", format!("header {} {e}", cfg.school_header)))?;
+        }
         Ok(TenantAuthorized {
             actor: actor(identity, parts),
             tenant,

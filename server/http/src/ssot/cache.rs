@@ -2,27 +2,46 @@
 //! a sync trigger, all answered from the per-row snapshot tables, which
 //! keep serving while the SSOT services are unreachable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use essp_domain::error::Validator;
 use essp_domain::ssot::{self, Domain, FieldType, FieldValue, Kind, SsotRow};
 use essp_store::Executor;
 use essp_store::ssot_snapshot::{self as snapshot, Browse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{IntoParams, Modify, ToSchema};
 
+use super::openapi::{integer, json_response, path_param, query_param, row_name, row_schema, string, to};
 use crate::auth::TenantAuthorized;
 use crate::auth::permissions::{SsotRead, SsotSync};
 use crate::extract::ApiQuery;
+use crate::openapi;
 use crate::problem::{ApiError, ApiResult};
+use crate::routes::Routes;
 use crate::state::AppState;
+
+/// The operations of this module, for `/openapi.json`: the handlers with
+/// their own annotation, and the browse and single-row routes generated
+/// from the tables below (the same tables [`routes`] serves).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(status, sync, device_stats, makes),
+    modifiers(&Generated),
+    tags((name = "ssot-snapshots", description = "IMS's read side of the SSOT data, answered from its snapshots (which keep serving while the SSOT services are unreachable)."))
+)]
+pub struct Doc;
 
 /// How one browse route filters and searches its kind.
 struct Spec {
+    path: &'static str,
     kind: &'static str,
     /// Columns `q` searches.
     search: &'static [&'static str],
@@ -32,6 +51,7 @@ struct Spec {
 }
 
 const SCHOOLS: Spec = Spec {
+    path: "/v1/ssot/schools",
     kind: "schools",
     search: &["name", "code", "knec_code", "uic"],
     filters: &[
@@ -43,18 +63,21 @@ const SCHOOLS: Spec = Spec {
     order_by: "name",
 };
 const COUNTIES: Spec = Spec {
+    path: "/v1/ssot/schools/counties",
     kind: "counties",
     search: &["name", "code"],
     filters: &[],
     order_by: "name",
 };
 const SUB_COUNTIES: Spec = Spec {
+    path: "/v1/ssot/schools/sub-counties",
     kind: "sub_counties",
     search: &["name", "code"],
     filters: &[("countyId", "county_id")],
     order_by: "name",
 };
 const DEVICES: Spec = Spec {
+    path: "/v1/ssot/devices",
     kind: "devices",
     search: &["serial", "asset_tag", "assigned_to"],
     filters: &[
@@ -65,12 +88,14 @@ const DEVICES: Spec = Spec {
     order_by: "serial",
 };
 const DEVICE_MODELS: Spec = Spec {
+    path: "/v1/ssot/device-models",
     kind: "device_models",
     search: &["make", "model"],
     filters: &[("category", "category"), ("make", "make")],
     order_by: "make, model",
 };
 const PARTS: Spec = Spec {
+    path: "/v1/ssot/parts",
     kind: "parts",
     search: &["name", "puk", "sku"],
     filters: &[("category", "category")],
@@ -85,31 +110,212 @@ pub trait SnapshotSync: Send + Sync {
     async fn sync_now(&self, tenant: &str, kinds: &[&'static Kind]) -> Result<Vec<(&'static str, u64, i64)>, String>;
 }
 
-pub fn routes() -> Router<AppState> {
-    let browse_route = |spec: &'static Spec| get(move |s, a, q| browse(spec, s, a, q));
-    Router::new()
+const BROWSE: [&Spec; 6] = [&SCHOOLS, &COUNTIES, &SUB_COUNTIES, &DEVICES, &DEVICE_MODELS, &PARTS];
+
+/// A route answering one row of `kind`: the one whose `key` column (or,
+/// with `None`, whose id) is the path's last segment.
+struct Single {
+    path: &'static str,
+    kind: &'static str,
+    key: Option<&'static str>,
+}
+
+const SINGLE: [Single; 5] = [
+    Single {
+        path: "/v1/ssot/school/{id}",
+        kind: "schools",
+        key: None,
+    },
+    Single {
+        path: "/v1/ssot/device/{id}",
+        kind: "devices",
+        key: None,
+    },
+    Single {
+        path: "/v1/ssot/device/serial/{serial}",
+        kind: "devices",
+        key: Some("serial"),
+    },
+    Single {
+        path: "/v1/ssot/part/{id}",
+        kind: "parts",
+        key: None,
+    },
+    Single {
+        path: "/v1/ssot/part/puk/{puk}",
+        kind: "parts",
+        key: Some("puk"),
+    },
+];
+
+const PRIMARY_CONTACT: &str = "/v1/ssot/school/{id}/primary-contact";
+
+pub fn routes() -> Routes {
+    let mut r = Routes::new()
         .route("/v1/ssot/status", get(status))
         .route("/v1/ssot/sync/{resource}", post(sync))
-        .route("/v1/ssot/schools", browse_route(&SCHOOLS))
-        .route("/v1/ssot/schools/counties", browse_route(&COUNTIES))
-        .route("/v1/ssot/schools/sub-counties", browse_route(&SUB_COUNTIES))
-        .route("/v1/ssot/devices", browse_route(&DEVICES))
         .route("/v1/ssot/devices/stats", get(device_stats))
-        .route("/v1/ssot/device-models", browse_route(&DEVICE_MODELS))
         .route("/v1/ssot/device-models/makes", get(makes))
-        .route("/v1/ssot/parts", browse_route(&PARTS))
-        .route("/v1/ssot/school/{id}", get(|s, a, p| one("schools", s, a, p)))
-        .route("/v1/ssot/school/{id}/primary-contact", get(primary_contact))
-        .route("/v1/ssot/device/{id}", get(|s, a, p| one("devices", s, a, p)))
-        .route(
-            "/v1/ssot/device/serial/{serial}",
-            get(|s, a, p| by_key("devices", "serial", s, a, p)),
-        )
-        .route("/v1/ssot/part/{id}", get(|s, a, p| one("parts", s, a, p)))
-        .route(
-            "/v1/ssot/part/puk/{puk}",
-            get(|s, a, p| by_key("parts", "puk", s, a, p)),
-        )
+        .route(PRIMARY_CONTACT, get(primary_contact));
+    for spec in BROWSE {
+        r = r.route(spec.path, get(move |s, a, q| browse(spec, s, a, q)));
+    }
+    for single in &SINGLE {
+        r = r.route(single.path, get(move |s, a, p| one(single, s, a, p)));
+    }
+    r
+}
+
+/// The reference filters a browse takes by the referenced row's code
+/// (`countyCode`): one per reference to a kind that has codes.
+fn code_filters(kind: &Kind) -> impl Iterator<Item = (String, &'static str, &'static Kind)> + '_ {
+    kind.fields.iter().filter_map(|f| match f.ty {
+        FieldType::Ref(t) => ssot::kind(t)
+            .filter(|target| target.field("code").is_some())
+            .map(|target| {
+                (
+                    format!("{}Code", f.json.strip_suffix("Id").unwrap_or(f.json)),
+                    f.column,
+                    target,
+                )
+            }),
+        _ => None,
+    })
+}
+
+/// The names of referenced rows IMS adds to each row (`countyCode`,
+/// `countyName`, `deviceModelName` …), when the referenced row is known.
+fn decorations(kind: &Kind) -> Vec<(String, Schema)> {
+    let mut out = Vec::new();
+    for f in kind.fields {
+        let FieldType::Ref(target) = f.ty else { continue };
+        let stem = f.json.strip_suffix("Id").unwrap_or(f.json);
+        if ssot::kind(target).is_some_and(|t| t.field("code").is_some()) {
+            out.push((format!("{stem}Code"), string()));
+        }
+        out.push((format!("{stem}Name"), string()));
+    }
+    out
+}
+
+/// The browse and single-row operations, from [`BROWSE`] and [`SINGLE`].
+struct Generated;
+
+impl Modify for Generated {
+    fn modify(&self, doc: &mut Document) {
+        let mut schemas: BTreeMap<String, RefOr<Schema>> = BTreeMap::new();
+        let mut view = |kind: &'static Kind| {
+            let name = format!("{}View", row_name(kind));
+            schemas.insert(name.clone(), row_schema(kind, &decorations(kind)).into());
+            name
+        };
+        let mut operations = Vec::new();
+        let mut pages = Vec::new();
+        for spec in BROWSE {
+            let Some(kind) = ssot::kind(spec.kind) else { continue };
+            let page = format!("{}Page", view(kind));
+            operations.push((spec.path, browse_operation(spec, kind, &page)));
+            pages.push(page);
+        }
+        for single in &SINGLE {
+            let Some(kind) = ssot::kind(single.kind) else { continue };
+            let (param, what) = single.key.map_or(("id", "id"), |k| (k, k));
+            let operation = snapshot_operation(
+                format!("{}_by_{what}", kind.name),
+                format!("One {} by {what}", kind.name.replace('_', " ")),
+            )
+            .parameter(path_param(
+                param,
+                string(),
+                "Matched exactly (surrounding blanks ignored).",
+            ))
+            .response("200", json_response("The row", to(&view(kind))))
+            .build();
+            operations.push((single.path, operation));
+        }
+        for page in pages {
+            let row = page.trim_end_matches("Page");
+            let schema = ObjectBuilder::new()
+                .property("items", ArrayBuilder::new().items(to(row)))
+                .required("items")
+                .property("total", integer(0))
+                .required("total")
+                .property("limit", integer(1))
+                .required("limit")
+                .property("offset", integer(0))
+                .required("offset")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            schemas.insert(page, Schema::from(schema).into());
+        }
+        if let Some(contacts) = ssot::kind("school_contacts") {
+            let row = row_name(contacts);
+            schemas.insert(row.clone(), row_schema(contacts, &[]).into());
+            let operation = snapshot_operation("school_primary_contact".into(), "A school's primary contact".into())
+                .description(Some("The active contact marked primary, else the first active one."))
+                .parameter(path_param("id", string(), "The school's id."))
+                .response("200", json_response("The contact", to(&row)))
+                .build();
+            operations.push((PRIMARY_CONTACT, operation));
+        }
+        for (path, operation) in operations {
+            doc.paths.add_path_operation(path, vec![HttpMethod::Get], operation);
+        }
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(schemas);
+    }
+}
+
+fn snapshot_operation(id: String, summary: String) -> OperationBuilder {
+    OperationBuilder::new()
+        .tag("ssot-snapshots")
+        .operation_id(Some(id))
+        .summary(Some(summary))
+}
+
+/// The largest `offset` of a browse page: deeper than any register, and
+/// safely inside every engine's integer.
+const MAX_OFFSET: u64 = 1_000_000_000;
+
+/// A browse route's operation: paging, search, and its filters.
+fn browse_operation(spec: &Spec, kind: &Kind, page: &str) -> Operation {
+    let mut params: Vec<Parameter> = vec![
+        query_param("q", string(), &format!("Words to find in {}.", spec.search.join(", "))),
+        query_param("limit", openapi::limit(), "Rows per page (default 50)."),
+        query_param(
+            "offset",
+            OneOfBuilder::new()
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0))
+                        .maximum(Some(MAX_OFFSET)),
+                )
+                .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0))),
+            "Rows to skip; empty is 0.",
+        ),
+    ];
+    for (name, _) in spec.filters {
+        params.push(query_param(name, string(), "Only rows with exactly this value."));
+    }
+    for (name, _, target) in code_filters(kind) {
+        params.push(query_param(
+            &name,
+            string(),
+            &format!("Only rows of the {} with this code.", target.name.replace('_', " ")),
+        ));
+    }
+    snapshot_operation(
+        format!("browse_{}", kind.name),
+        format!("Browse the {} snapshot", kind.name.replace('_', " ")),
+    )
+    .parameters(Some(params))
+    .response(
+        "200",
+        json_response(&format!("A page of rows, by {}", spec.order_by), to(page)),
+    )
+    .build()
 }
 
 fn kind(name: &str) -> ApiResult<&'static Kind> {
@@ -187,7 +393,13 @@ async fn browse(
     let offset = match p.offset.as_deref() {
         None | Some("") => 0,
         Some(s) => v
-            .check("offset", s.parse::<u64>().map_err(|_| "must be a whole number ≥ 0"))
+            .check(
+                "offset",
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|o| *o <= MAX_OFFSET)
+                    .ok_or(format!("must be a whole number from 0 to {MAX_OFFSET}")),
+            )
             .unwrap_or(0),
     };
     let mut equals = Vec::new();
@@ -197,15 +409,9 @@ async fn browse(
             continue;
         }
         // `countyCode` / `subCountyCode`: a reference given by the target's code.
-        let by_code = kind.fields.iter().find_map(|f| match f.ty {
-            FieldType::Ref(t) if format!("{}Code", f.json.strip_suffix("Id").unwrap_or(f.json)) == *name => {
-                Some((f.column, t))
-            }
-            _ => None,
-        });
+        let by_code = code_filters(kind).find(|(n, _, _)| n == name);
         match by_code {
-            Some((column, target)) => {
-                let target = self::kind(target)?;
+            Some((_, column, target)) => {
                 let id = snapshot::find_by(db, &auth.tenant, target, "code", value.trim())
                     .await?
                     .into_iter()
@@ -234,18 +440,31 @@ async fn browse(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
+    /// Only the devices of this school.
     school_id: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SsotDeviceStats)]
+pub struct DeviceStats {
+    total: i64,
+    /// Devices per lifecycle state (only states with devices).
+    by_lifecycle: BTreeMap<String, i64>,
+}
+
 /// Devices per lifecycle state (optionally of one school).
+#[utoipa::path(get, path = "/v1/ssot/devices/stats", tag = "ssot-snapshots", params(StatsParams),
+    responses((status = 200, description = "Device counts", body = DeviceStats)))]
 async fn device_stats(
     State(state): State<AppState>,
     auth: TenantAuthorized<SsotRead>,
     ApiQuery(p): ApiQuery<StatsParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeviceStats>> {
     let filter = crate::params::filter_text(&p.school_id);
     let counts = snapshot::count_by(
         state.db.as_ref(),
@@ -255,14 +474,24 @@ async fn device_stats(
         filter.as_deref().map(|s| ("school_id", s)),
     )
     .await?;
-    let total: i64 = counts.iter().map(|(_, n)| n).sum();
-    let by: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, json!(n))).collect();
-    Ok(Json(json!({"total": total, "byLifecycle": by})))
+    Ok(Json(DeviceStats {
+        total: counts.iter().map(|(_, n)| n).sum(),
+        by_lifecycle: counts.into_iter().collect(),
+    }))
 }
 
-async fn makes(State(state): State<AppState>, auth: TenantAuthorized<SsotRead>) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = SsotMakes)]
+pub struct Makes {
+    items: Vec<String>,
+}
+
+/// The device makes in the snapshot, for pickers.
+#[utoipa::path(get, path = "/v1/ssot/device-models/makes", tag = "ssot-snapshots",
+    responses((status = 200, description = "Every make, once", body = Makes)))]
+async fn makes(State(state): State<AppState>, auth: TenantAuthorized<SsotRead>) -> ApiResult<Json<Makes>> {
     let items = snapshot::distinct(state.db.as_ref(), &auth.tenant, kind("device_models")?, "make").await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Makes { items }))
 }
 
 async fn answer(db: &dyn Executor, tenant: &str, kind: &Kind, row: Option<SsotRow>) -> ApiResult<Json<Value>> {
@@ -271,31 +500,22 @@ async fn answer(db: &dyn Executor, tenant: &str, kind: &Kind, row: Option<SsotRo
     Ok(Json(items.pop().unwrap_or_default()))
 }
 
+/// A [`Single`] route: the row with this id or key.
 async fn one(
-    kind_name: &'static str,
-    State(state): State<AppState>,
-    auth: TenantAuthorized<SsotRead>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let kind = kind(kind_name)?;
-    let db = state.db.as_ref();
-    let row = snapshot::get(db, &auth.tenant, kind, id.trim()).await?;
-    answer(db, &auth.tenant, kind, row).await
-}
-
-async fn by_key(
-    kind_name: &'static str,
-    column: &'static str,
+    single: &'static Single,
     State(state): State<AppState>,
     auth: TenantAuthorized<SsotRead>,
     Path(value): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let kind = kind(kind_name)?;
+    let kind = kind(single.kind)?;
     let db = state.db.as_ref();
-    let row = snapshot::find_by(db, &auth.tenant, kind, column, value.trim())
-        .await?
-        .into_iter()
-        .next();
+    let row = match single.key {
+        None => snapshot::get(db, &auth.tenant, kind, value.trim()).await?,
+        Some(column) => snapshot::find_by(db, &auth.tenant, kind, column, value.trim())
+            .await?
+            .into_iter()
+            .next(),
+    };
     answer(db, &auth.tenant, kind, row).await
 }
 
@@ -319,34 +539,104 @@ async fn primary_contact(
     Ok(Json(best.to_json(contacts)))
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SsotSyncStatus)]
+pub struct SyncStatus {
+    tenant_id: String,
+    /// By kind name (`schools`, `sub_counties` …), every kind.
+    resources: BTreeMap<&'static str, ResourceStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SsotResourceStatus)]
+pub struct ResourceStatus {
+    /// Live rows in the snapshot.
+    count: i64,
+    /// The checkpoint: the SSOT revision the snapshot is current to.
+    last_revision: i64,
+    last_sync_at: Option<DateTime<Utc>>,
+    /// Empty when the last sync succeeded.
+    last_error: String,
+    rows_applied: i64,
+}
+
 /// Per resource: rows held, checkpoint revision, last sync and last error.
-async fn status(State(state): State<AppState>, auth: TenantAuthorized<SsotRead>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/v1/ssot/status", tag = "ssot-snapshots",
+    responses((status = 200, description = "Sync state of every kind", body = SyncStatus)))]
+async fn status(State(state): State<AppState>, auth: TenantAuthorized<SsotRead>) -> ApiResult<Json<SyncStatus>> {
     let db = state.db.as_ref();
     let states = snapshot::states(db, &auth.tenant).await?;
-    let mut resources = serde_json::Map::new();
+    let mut resources = BTreeMap::new();
     for k in ssot::KINDS {
         let st = states.iter().find(|s| s.resource == k.name);
         resources.insert(
-            k.name.into(),
-            json!({
-                "count": snapshot::count(db, &auth.tenant, k).await?,
-                "lastRevision": st.map_or(0, |s| s.last_revision),
-                "lastSyncAt": st.and_then(|s| s.last_sync_at),
-                "lastError": st.map(|s| s.last_error.clone()).unwrap_or_default(),
-                "rowsApplied": st.map_or(0, |s| s.rows_applied),
-            }),
+            k.name,
+            ResourceStatus {
+                count: snapshot::count(db, &auth.tenant, k).await?,
+                last_revision: st.map_or(0, |s| s.last_revision),
+                last_sync_at: st.and_then(|s| s.last_sync_at),
+                last_error: st.map(|s| s.last_error.clone()).unwrap_or_default(),
+                rows_applied: st.map_or(0, |s| s.rows_applied),
+            },
         );
     }
-    Ok(Json(json!({ "tenantId": auth.tenant, "resources": resources })))
+    Ok(Json(SyncStatus {
+        tenant_id: auth.tenant,
+        resources,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SsotSyncResult)]
+pub struct SyncResult {
+    ok: bool,
+    /// The resource as named in the path.
+    resource: String,
+    /// Rows applied, over all kinds.
+    synced: u64,
+    kinds: BTreeMap<&'static str, KindSync>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SsotKindSync)]
+pub struct KindSync {
+    applied: u64,
+    last_revision: i64,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct SyncPath {
+    /// The domain (`school` is the same as `schools`).
+    #[param(schema_with = sync_resource)]
+    resource: String,
+}
+
+fn sync_resource() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["schools", "school", "devices", "parts"]))
+        .into()
 }
 
 /// `POST /v1/ssot/sync/{schools|devices|parts}`: reconcile that domain's
 /// snapshots for the caller's tenant now.
+#[utoipa::path(post, path = "/v1/ssot/sync/{resource}", tag = "ssot-snapshots",
+    params(SyncPath),
+    responses(
+        (status = 200, description = "Synced", body = SyncResult),
+        (status = 502, description = "The SSOT service failed or answered nonsense.", body = openapi::Problem,
+            content_type = "application/problem+json")))]
 async fn sync(
     State(state): State<AppState>,
     auth: TenantAuthorized<SsotSync>,
     Path(resource): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SyncResult>> {
     let domain = match resource.as_str() {
         "schools" | "school" => Domain::School,
         "devices" => Domain::Devices,
@@ -369,12 +659,13 @@ async fn sync(
         .sync_now(&auth.tenant, &kinds)
         .await
         .map_err(ApiError::Upstream)?;
-    let synced: u64 = results.iter().map(|(_, n, _)| n).sum();
-    let per_kind: serde_json::Map<String, Value> = results
-        .iter()
-        .map(|(k, n, rev)| ((*k).to_owned(), json!({"applied": n, "lastRevision": rev})))
-        .collect();
-    Ok(Json(
-        json!({"ok": true, "resource": resource, "synced": synced, "kinds": per_kind}),
-    ))
+    Ok(Json(SyncResult {
+        ok: true,
+        resource,
+        synced: results.iter().map(|(_, n, _)| n).sum(),
+        kinds: results
+            .into_iter()
+            .map(|(k, applied, last_revision)| (k, KindSync { applied, last_revision }))
+            .collect(),
+    }))
 }

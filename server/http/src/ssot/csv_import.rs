@@ -36,8 +36,9 @@ use crate::state::AppState;
 /// Errors listed in a report (the count covers all of them).
 const MAX_REPORTED: usize = 1000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SsotCsvLineError)]
 pub struct LineError {
     /// 1-based line in the file (the header is line 1).
     pub line: u64,
@@ -45,18 +46,23 @@ pub struct LineError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// What a CSV import did or would do.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SsotCsvReport)]
 pub struct Report {
+    /// The kind's name (`schools`, `sub_counties` …).
     pub kind: String,
     pub dry_run: bool,
-    /// Whether the rows were written.
+    /// Whether the rows were written (never in a dry run or with errors).
     pub committed: bool,
+    /// Data lines read.
     pub rows: u64,
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
     pub error_count: u64,
+    /// The first 1000 errors, by line.
     pub errors: Vec<LineError>,
 }
 

@@ -7,21 +7,21 @@
 pub mod cache;
 pub mod context;
 pub mod csv_import;
+pub mod openapi;
 pub mod rows;
 pub mod transfer;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use essp_domain::ssot::{Domain, Kind};
 
 use crate::problem::ApiError;
-use crate::state::AppState;
+use crate::routes::Routes;
 
 /// Routes of the SSOT services for `domains` (all three in one process, or
 /// one per deployment), except the imports ([`import_router`]).
-pub fn router(domains: &[Domain]) -> Router<AppState> {
-    let mut r = Router::new();
+pub fn router(domains: &[Domain]) -> Routes {
+    let mut r = Routes::new();
     for &domain in domains {
         for kind in domain.kinds() {
             r = rows::routes(r, kind);
@@ -45,8 +45,8 @@ pub fn router(domains: &[Domain]) -> Router<AppState> {
 /// The bulk imports (JSON per domain and CSV per kind). They count against
 /// the stricter bulk rate-limit tier. With exactly one domain the
 /// original's `/v1/import` is served as well.
-pub fn import_router(domains: &[Domain]) -> Router<AppState> {
-    let mut r = Router::new();
+pub fn import_router(domains: &[Domain]) -> Routes {
+    let mut r = Routes::new();
     for &domain in domains {
         r = r.route(
             &format!("/v1/import/{}", domain.as_str()),

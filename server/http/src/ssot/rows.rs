@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +20,13 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::params;
 use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
+use crate::routes::Routes;
 use crate::state::AppState;
 
 /// Largest change-feed page (a sync worker's `SSOT_SYNC_PAGE_SIZE`).
 pub const MAX_FEED_PAGE: u32 = 1000;
 
-pub(super) fn routes(r: Router<AppState>, kind: &'static Kind) -> Router<AppState> {
+pub(super) fn routes(r: Routes, kind: &'static Kind) -> Routes {
     let r = r
         .route(
             &format!("/v1/{}", kind.path),
@@ -245,8 +245,8 @@ async fn update(
     let current = load(state.db.as_ref(), &auth.tenant, kind, &id).await?;
     params::check_version(expected, current.meta.revision, kind.name)?;
     let input = object(&body.value)?;
-    if let Some(given) = input.get("id").and_then(Value::as_str)
-        && given != current.meta.id
+    if let Some(given) = input.get("id")
+        && given.as_str() != Some(current.meta.id.as_str())
     {
         return Err(ApiError::field("id", "cannot be changed"));
     }
@@ -319,10 +319,10 @@ pub(super) async fn lookup(
         .filter(|k| domains.contains(&k.domain))
         .find(|k| k.lookups.contains(&column.as_str()))
         .ok_or_else(|| ApiError::bad_request("unknown-lookup", format!("cannot look rows up by {field:?}")))?;
-    let value = if column == "mac_address" {
-        ssot::normalize_mac(&value).map_err(|e| ApiError::field("mac", e))?
-    } else {
-        value.trim().to_owned()
+    // A value that cannot be a MAC matches no row, like any other unknown value.
+    let value = match column == "mac_address" {
+        true => ssot::normalize_mac(&value).unwrap_or_else(|_| value.trim().to_owned()),
+        false => value.trim().to_owned(),
     };
     let db = state.db.as_ref();
     let row = repo::find_by(db, &auth.tenant, kind, &column, &value)

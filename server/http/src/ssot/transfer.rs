@@ -160,9 +160,10 @@ pub(super) async fn import(
                 });
                 continue;
             };
-            let id = match obj.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            let id = match obj.get("id") {
                 None => None,
-                Some(raw) => match ssot::parse_id(kind, raw) {
+                Some(Value::String(raw)) if raw.is_empty() => None,
+                Some(Value::String(raw)) => match ssot::parse_id(kind, raw) {
                     Ok(id) => Some(id.into_string()),
                     Err(e) => {
                         errors.extend(e.0.into_iter().map(|fe| FieldError {
@@ -172,6 +173,14 @@ pub(super) async fn import(
                         continue;
                     }
                 },
+                // Not silently "no id": that would add a second row.
+                Some(_) => {
+                    errors.push(FieldError {
+                        field: at("id"),
+                        message: "must be a string".into(),
+                    });
+                    continue;
+                }
             };
             match ssot::validate(kind, obj, None) {
                 Ok(record) => rows.push(Incoming {

@@ -1,0 +1,2 @@
+DELETE FROM attachments WHERE status = 'pending';
+ALTER TABLE attachments DROP COLUMN status;

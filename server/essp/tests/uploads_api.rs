@@ -1,0 +1,221 @@
+//! Presigned uploads against a real S3-compatible server (moto), on both
+//! engines: the client PUTs straight to object storage and the attachment
+//! becomes visible only once the server has checked the object.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, Server, assert_problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const BUCKET: &str = "essp-test-uploads";
+
+fn content(len: usize) -> Vec<u8> {
+    let mut v = b"%PDF-1.7\n".to_vec();
+    v.extend((0..len.saturating_sub(9)).map(|i| (i * 17 % 253) as u8));
+    v
+}
+
+async fn incident(s: &Server) -> String {
+    let r: Value = s
+        .create_incident(json!({"deviceId": "dev_1", "title": "Broken hinge"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().unwrap().to_owned()
+}
+
+async fn ticket(s: &Server, inc: &str, body: Value) -> reqwest::Response {
+    s.req(
+        Method::POST,
+        &format!("/v1/attachments/uploads?entityType=incident&entityId={inc}&fileName=report.pdf"),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn confirm(s: &Server, id: &str) -> reqwest::Response {
+    s.req(Method::POST, &format!("/v1/attachments/{id}/confirm"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn visible(s: &Server, inc: &str) -> Vec<Value> {
+    let list: Value = s
+        .req(
+            Method::GET,
+            &format!("/v1/attachments?entityType=incident&entityId={inc}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn presigned_upload_is_confirmed_by_looking_at_the_object(backend: Backend) {
+    let moto = essp_testkit::PrivateMoto::start(BUCKET);
+    let endpoint = moto.endpoint();
+    let env = [
+        ("MINIO_ENDPOINT", endpoint.as_str()),
+        ("MINIO_ACCESS_KEY", "test"),
+        ("MINIO_SECRET_KEY", "test"),
+        ("ATTACHMENTS_BUCKET", BUCKET),
+    ];
+    let s = Server::start_with(backend, &env).await;
+    let inc = incident(&s).await;
+    let bytes = content(200_000);
+    let sha = format!("{:x}", Sha256::digest(&bytes));
+    let declared = json!({"contentType": "application/pdf", "sizeBytes": bytes.len(), "sha256": sha});
+
+    let r = ticket(&s, &inc, declared.clone()).await;
+    assert_eq!(r.status(), 201);
+    let t: Value = r.json().await.unwrap();
+    let id = t["attachment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(t["attachment"]["status"], "pending");
+    assert_eq!(t["method"], "PUT");
+    assert_eq!(t["confirmUrl"], format!("/v1/attachments/{id}/confirm"));
+    let url = t["uploadUrl"].as_str().unwrap();
+    assert!(url.starts_with(&format!("http://{endpoint}/{BUCKET}/")), "{url}");
+    assert!(
+        !url.contains("report.pdf"),
+        "the key is built from server ids only: {url}"
+    );
+
+    // Before anything is uploaded: not visible, and confirming says why.
+    assert!(visible(&s, &inc).await.is_empty());
+    assert_eq!(
+        s.req(Method::GET, &format!("/v1/attachments/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_problem(confirm(&s, &id).await, 409, "upload-missing").await;
+
+    // The client uploads straight to object storage, with no credentials of ours.
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+
+    let r = confirm(&s, &id).await;
+    assert_eq!(r.status(), 200);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["status"], "available");
+    assert_eq!(a["sha256"], sha);
+    assert_eq!(a["sizeBytes"], bytes.len());
+    // Confirming again answers the same and writes nothing more.
+    let again: Value = confirm(&s, &id).await.json().await.unwrap();
+    assert_eq!(again, a);
+    assert_eq!(visible(&s, &inc).await.len(), 1);
+    let got = s
+        .req(Method::GET, &format!("/v1/attachments/{id}/content"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(format!("{:x}", Sha256::digest(&got)), sha);
+    let audit: Value = s
+        .req(
+            Method::GET,
+            &format!("/v1/audit-logs?entityType=attachment&entityId={id}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+
+    // Content that is not what was declared is refused and deleted.
+    for (what, upload) in [
+        ("size", content(1000)),
+        ("digest", {
+            let mut b = bytes.clone();
+            b[100] ^= 0xFF;
+            b
+        }),
+    ] {
+        let t: Value = ticket(&s, &inc, declared.clone()).await.json().await.unwrap();
+        let id = t["attachment"]["id"].as_str().unwrap();
+        let put = reqwest::Client::new()
+            .put(t["uploadUrl"].as_str().unwrap())
+            .body(upload)
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success());
+        assert_problem(confirm(&s, id).await, 422, "upload-mismatch").await;
+        // Deleted: a second confirm finds nothing to look at.
+        assert_problem(confirm(&s, id).await, 409, "upload-missing").await;
+        assert_eq!(visible(&s, &inc).await.len(), 1, "{what} mismatch became visible");
+    }
+
+    // Bad declarations change nothing.
+    for (body, field) in [
+        (
+            json!({"contentType": "application/x-msdownload", "sizeBytes": 10, "sha256": sha}),
+            "contentType",
+        ),
+        (
+            json!({"contentType": "application/pdf", "sizeBytes": 0, "sha256": sha}),
+            "sizeBytes",
+        ),
+        (
+            json!({"contentType": "application/pdf", "sizeBytes": 1_000_000_000_000_i64, "sha256": sha}),
+            "sizeBytes",
+        ),
+        (
+            json!({"contentType": "application/pdf", "sizeBytes": 10, "sha256": "abc"}),
+            "sha256",
+        ),
+        (json!({"contentType": "application/pdf", "sizeBytes": 10}), "sha256"),
+    ] {
+        let p = assert_problem(ticket(&s, &inc, body).await, 400, "validation-failed").await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    let r = s
+        .req(
+            Method::POST,
+            "/v1/attachments/uploads?entityType=incident&entityId=inc_01J00000000000000000000000&fileName=x.pdf",
+        )
+        .json(&declared)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 422, "unknown-entity").await;
+    assert_problem(confirm(&s, "att_01J00000000000000000000000").await, 404, "not-found").await;
+    assert_problem(confirm(&s, "nonsense").await, 400, "invalid-id").await;
+    assert_eq!(visible(&s, &inc).await.len(), 1);
+    drop(moto);
+}
+
+async fn local_storage_has_no_presigned_uploads(backend: Backend) {
+    let s = Server::start(backend).await;
+    let inc = incident(&s).await;
+    let body = json!({"contentType": "image/png", "sizeBytes": 10, "sha256": "a".repeat(64)});
+    assert_problem(ticket(&s, &inc, body).await, 409, "presign-unavailable").await;
+    assert!(visible(&s, &inc).await.is_empty());
+}
+
+on_both_engines!(
+    presigned_upload_is_confirmed_by_looking_at_the_object,
+    local_storage_has_no_presigned_uploads
+);
