@@ -72,6 +72,30 @@ async fn bodies_are_objects_and_patches_refuse_null(backend: Backend) {
     assert_problem(r, 400, "validation-failed").await;
     let r = call(&s, Method::GET, &format!("/v1/incidents?q={}", "x".repeat(201)), None).await;
     assert_problem(r, 400, "validation-failed").await;
+    // NUL is never text (Postgres cannot store it): refused alike on both
+    // engines, in a query and (as a control character) in a body.
+    let r = call(&s, Method::GET, "/v1/incidents?deviceId=a%00b", None).await;
+    assert_problem(r, 400, "invalid-text").await;
+    let r = s
+        .req(Method::POST, "/v1/incidents")
+        .header("content-type", "application/json")
+        .body(r#"{"deviceId": "dev_1", "title": "a\u0000b"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "validation-failed").await;
+    // An escaped backslash before `u0000` is ordinary text.
+    let r = s
+        .req(Method::POST, "/v1/incidents")
+        .header("content-type", "application/json")
+        .body(r#"{"deviceId": "dev_1", "title": "C:\\u0000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["title"], "C:\\u0000");
+    assert_eq!(s.list_all().await.len(), 2);
 }
 
 async fn tenant_wide_routes_check_a_named_school(backend: Backend) {

@@ -62,6 +62,15 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // A NUL is never text: Postgres cannot store it and SQLite would,
+        // so refuse it here and both engines answer alike.
+        let query = parts.uri.query().unwrap_or_default();
+        if query.contains("%00") {
+            return Err(ApiError::bad_request(
+                "invalid-text",
+                "query text must not contain NUL characters",
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
@@ -110,6 +110,7 @@ impl Modify for Common {
                 if let (Some(tag), Some(id)) = (op.tags.as_ref().and_then(|t| t.first()), &op.operation_id) {
                     op.operation_id = Some(format!("{tag}.{id}"));
                 }
+                no_nul_in_free_text_queries(op);
                 self.headers(op);
                 op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
                 let writes = !matches!(method, HttpMethod::Get | HttpMethod::Head);
@@ -166,6 +167,25 @@ impl Common {
             if !declared {
                 params.push(RefOr::T(header(name, description)));
             }
+        }
+    }
+}
+
+/// Every query is refused if it carries a NUL (`extract::ApiQuery`); a
+/// free-text query parameter says so.
+fn no_nul_in_free_text_queries(op: &mut Operation) {
+    for param in op.parameters.iter_mut().flatten() {
+        let RefOr::T(param) = param else { continue };
+        if param.parameter_in != ParameterIn::Query {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(s))) = param.schema.as_mut()
+            && s.schema_type == SchemaType::Type(Type::String)
+            && s.pattern.is_none()
+            && s.enum_values.is_none()
+            && s.format.is_none()
+        {
+            s.pattern = Some("^[^\\u0000]*$".to_owned());
         }
     }
 }
@@ -292,12 +312,21 @@ pub fn cursor() -> Schema {
         .into()
 }
 
-/// The page size of a list (1–200, default 50).
+/// The page size of a list (1–200; absent or empty for the default, 50).
 pub fn limit() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .minimum(Some(1))
-        .maximum(Some(crate::params::MAX_LIMIT))
+    limit_up_to(crate::params::MAX_LIMIT)
+}
+
+/// A page size from 1 to `max`; absent or empty for the list's default.
+pub fn limit_up_to(max: u32) -> Schema {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(max)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)))
         .into()
 }
 

@@ -125,6 +125,9 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict("duplicate", "a record with this identity already exists")
             }
             StoreError::Busy(_) => ApiError::conflict("busy", "the record is being changed by another request; retry"),
+            StoreError::InvalidValue(_) => {
+                ApiError::bad_request("invalid-text", "text must not contain NUL characters")
+            }
             StoreError::Unavailable(msg) => {
                 tracing::error!(error = %msg, "database unavailable");
                 ApiError::Unavailable

@@ -106,6 +106,8 @@ fn map_err(e: sqlx::Error) -> StoreError {
                 Some("23505") => StoreError::UniqueViolation { constraint },
                 Some("23503" | "23502" | "23514") => StoreError::ConstraintViolation { constraint },
                 Some("40001" | "40P01" | "55P03") => StoreError::Busy(db.message().to_owned()),
+                // Invalid or untranslatable characters (a NUL in text).
+                Some("22021" | "22P05") => StoreError::InvalidValue(db.message().to_owned()),
                 Some(code) if code.starts_with("08") || code.starts_with("57P") => {
                     StoreError::Unavailable(db.message().to_owned())
                 }

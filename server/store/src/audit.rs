@@ -53,19 +53,46 @@ pub struct AuditEntry {
     pub entity_type: String,
     pub entity_id: String,
     /// The entity before the change; `null` for a creation.
-    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<StoredJson>,
     /// The entity after the change; `null` for a deletion.
-    pub after: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<StoredJson>,
     pub request_id: String,
     pub ip_address: String,
     pub user_agent: String,
     pub created_at: DateTime<Utc>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
-    #[serde(skip)]
-    before_text: Option<String>,
-    #[serde(skip)]
-    after_text: Option<String>,
+}
+
+/// A JSON document as stored: served as it is, never parsed into a tree
+/// and serialised again (a page of audit entries is mostly these), and
+/// hashed by its exact text.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct StoredJson(Box<serde_json::value::RawValue>);
+
+impl StoredJson {
+    fn from_text(column: &str, text: String) -> Result<Self> {
+        serde_json::value::RawValue::from_string(text)
+            .map(StoredJson)
+            .map_err(|e| StoreError::decode(column, e.to_string()))
+    }
+
+    fn from_value(column: &str, v: &serde_json::Value) -> Result<Self> {
+        Self::from_text(column, v.to_string())
+    }
+
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for StoredJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
 }
 
 /// The hash of one row: every recorded field, length-prefixed so no two
@@ -83,8 +110,8 @@ fn row_hash(e: &AuditEntry, seq: i64, prev_hash: &str) -> String {
         &e.action,
         &e.entity_type,
         &e.entity_id,
-        e.before_text.as_deref().unwrap_or("\u{0}"),
-        e.after_text.as_deref().unwrap_or("\u{0}"),
+        e.before.as_ref().map_or("\u{0}", StoredJson::text),
+        e.after.as_ref().map_or("\u{0}", StoredJson::text),
         &e.request_id,
         &e.ip_address,
         &ts,
@@ -105,7 +132,8 @@ pub async fn append(
     change: Change<'_>,
     at: DateTime<Utc>,
 ) -> Result<AuditEntry> {
-    let text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+    let stored =
+        |col: &str, v: &Option<serde_json::Value>| v.as_ref().map(|v| StoredJson::from_value(col, v)).transpose();
     let entry = AuditEntry {
         id: Id::new("audit").into_string(),
         tenant_id: change.tenant.to_owned(),
@@ -115,10 +143,8 @@ pub async fn append(
         action: change.action.to_owned(),
         entity_type: change.entity_type.to_owned(),
         entity_id: change.entity_id.to_owned(),
-        before_text: text(&change.before),
-        after_text: text(&change.after),
-        before: change.before,
-        after: change.after,
+        before: stored("before_state", &change.before)?,
+        after: stored("after_state", &change.after)?,
         request_id: ctx.request_id.clone(),
         ip_address: ctx.ip.clone(),
         user_agent: ctx.user_agent.chars().take(512).collect(),
@@ -137,8 +163,8 @@ pub async fn append(
             (&entry.action).into(),
             (&entry.entity_type).into(),
             (&entry.entity_id).into(),
-            entry.before_text.clone().into(),
-            entry.after_text.clone().into(),
+            entry.before.as_ref().map(|j| j.text().to_owned()).into(),
+            entry.after.as_ref().map(|j| j.text().to_owned()).into(),
             (&entry.request_id).into(),
             (&entry.ip_address).into(),
             (&entry.user_agent).into(),
@@ -215,13 +241,9 @@ const COLUMNS: &str = "id, tenant_id, seq, school_id, actor, action, entity_type
      after_state, request_id, ip_address, user_agent, created_at, prev_hash, hash";
 
 fn from_row(r: &Row) -> Result<AuditEntry> {
-    let parse = |col: &str, t: &Option<String>| -> Result<Option<serde_json::Value>> {
-        t.as_deref()
-            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::decode(col, e.to_string())))
-            .transpose()
+    let stored = |col: &str| -> Result<Option<StoredJson>> {
+        r.opt_text(col)?.map(|t| StoredJson::from_text(col, t)).transpose()
     };
-    let before_text = r.opt_text("before_state")?;
-    let after_text = r.opt_text("after_state")?;
     Ok(AuditEntry {
         id: r.text("id")?,
         tenant_id: r.text("tenant_id")?,
@@ -231,10 +253,8 @@ fn from_row(r: &Row) -> Result<AuditEntry> {
         action: r.text("action")?,
         entity_type: r.text("entity_type")?,
         entity_id: r.text("entity_id")?,
-        before: parse("before_state", &before_text)?,
-        after: parse("after_state", &after_text)?,
-        before_text,
-        after_text,
+        before: stored("before_state")?,
+        after: stored("after_state")?,
         request_id: r.text("request_id")?,
         ip_address: r.text("ip_address")?,
         user_agent: r.text("user_agent")?,

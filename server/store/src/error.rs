@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A foreign-key, check or not-null constraint rejected the write.
     #[error("constraint violated: {constraint}")]
     ConstraintViolation { constraint: String },
+    /// A value the engine cannot store (Postgres text cannot hold NUL).
+    #[error("value not storable: {0}")]
+    InvalidValue(String),
     /// The engine is busy or a serialization failure happened; retryable.
     #[error("database busy: {0}")]
     Busy(String),

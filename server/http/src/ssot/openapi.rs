@@ -814,12 +814,8 @@ fn feed_params(kind: &Kind) -> Vec<Parameter> {
         query_param("includeDeleted", bool_schema(), "Include tombstones (deleted rows)."),
         query_param(
             "limit",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(MAX_FEED_PAGE))
-                .description(Some("Rows per page; default 100.")),
-            "",
+            crate::openapi::limit_up_to(MAX_FEED_PAGE),
+            "Rows per page; default 100.",
         ),
     ];
     for f in kind
