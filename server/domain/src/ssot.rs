@@ -499,14 +499,21 @@ fn check(f: &Field, v: &Json) -> Result<FieldValue, String> {
                 _ => Err(format!("must be a number from {min} to {max}")),
             },
         },
-        T::JsonText => match v {
-            Json::String(s) if s.trim().is_empty() => Ok(FieldValue::Text(String::new())),
-            Json::String(s) => serde_json::from_str::<Json>(s)
-                .map(|_| FieldValue::Text(s.clone()))
-                .map_err(|_| "must be a JSON document".into()),
-            Json::Object(_) | Json::Array(_) => Ok(FieldValue::Text(v.to_string())),
-            _ => Err("must be a JSON object".into()),
-        },
+        T::JsonText => {
+            const WANTED: &str = "must be a JSON object or array, or null for none";
+            match v {
+                Json::Null => Ok(FieldValue::Text(String::new())),
+                Json::String(s) if s.trim().is_empty() => Ok(FieldValue::Text(String::new())),
+                Json::Object(_) | Json::Array(_) => Ok(FieldValue::Text(v.to_string())),
+                // The text of a document, as rows carried it before they
+                // were answered structured; a scalar is not a document.
+                Json::String(s) => match serde_json::from_str::<Json>(s) {
+                    Ok(doc @ (Json::Object(_) | Json::Array(_))) => Ok(FieldValue::Text(doc.to_string())),
+                    _ => Err(WANTED.into()),
+                },
+                _ => Err(WANTED.into()),
+            }
+        }
     }
 }
 
@@ -584,7 +591,7 @@ pub fn to_json(kind: &Kind, meta: &RowMeta, record: &Record) -> Json {
     m.insert("tenantId".into(), Json::String(meta.tenant_id.clone()));
     for f in kind.fields {
         if let Some(v) = record.get(f.column) {
-            m.insert(f.json.into(), v.to_json());
+            m.insert(f.json.into(), field_json(f, v));
         }
     }
     m.insert("revision".into(), Json::from(meta.revision));
@@ -595,6 +602,16 @@ pub fn to_json(kind: &Kind, meta: &RowMeta, record: &Record) -> Json {
         m.insert("deletedAt".into(), Json::String(rfc3339(d)));
     }
     Json::Object(m)
+}
+
+/// A JSON document field is stored as text and answered as the document
+/// itself (null for none), so a row read back can be written back as is.
+fn field_json(f: &Field, v: &FieldValue) -> Json {
+    match (f.ty, v) {
+        (FieldType::JsonText, FieldValue::Text(s)) if s.trim().is_empty() => Json::Null,
+        (FieldType::JsonText, FieldValue::Text(s)) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
+        _ => v.to_json(),
+    }
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {

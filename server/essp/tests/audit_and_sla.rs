@@ -287,7 +287,41 @@ async fn breach_sweep_marks_overdue(backend: Backend) {
     assert_eq!(verify["valid"], true);
 }
 
-on_both_engines!(audit_trail_records_every_change, edits_recompute_the_sla);
+/// Sealing links rows in multi-row statements; a backlog larger than one
+/// statement and one batch must come out as one unbroken chain.
+async fn a_sealing_backlog_becomes_one_chain(backend: Backend) {
+    // The server seals once at start, then not for an hour: the CLI seals.
+    let s = Server::start_with(backend, &[("ESSP_AUDIT_SEAL_INTERVAL", "1h")]).await;
+    const N: usize = 1100;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(50) {
+        let creates = chunk.iter().map(|i| {
+            s.create_incident(json!({"deviceId": format!("dev_{i}"), "title": "Backlog", "severity": "low"}))
+        });
+        for resp in futures::future::join_all(creates).await {
+            assert_eq!(resp.status(), 201);
+        }
+    }
+    let before = json_of(s.req(Method::GET, "/v1/audit-logs/verify")).await;
+    assert_eq!(before["unsealed"], N, "{before}");
+
+    let cli = common::run_cli(s.db(), &["audit", "seal"], &[]);
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert_eq!(String::from_utf8_lossy(&cli.stdout).trim(), format!("sealed {N}"));
+    let after = json_of(s.req(Method::GET, "/v1/audit-logs/verify")).await;
+    assert_eq!(
+        after,
+        json!({"tenantId": TENANT, "entries": N, "valid": true, "problem": null, "unsealed": 0})
+    );
+    // Oldest first: the first incident's row is link 1, the newest link N.
+    let newest = json_of(s.req(Method::GET, "/v1/audit-logs?limit=1")).await;
+    assert_eq!(newest["items"][0]["seq"], N);
+}
+
+on_both_engines!(
+    audit_trail_records_every_change,
+    edits_recompute_the_sla,
+    a_sealing_backlog_becomes_one_chain
+);
 
 on_both_engines!(breach_sweep_marks_overdue);
 

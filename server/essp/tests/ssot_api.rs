@@ -670,6 +670,70 @@ async fn imports_use_the_bulk_rate_tier(backend: Backend) {
     .await;
 }
 
+/// A JSON document field (a model's `specJson`) is answered as the
+/// document, accepted as a document (or its text, or null/"" for none),
+/// and refused when it is not an object or array; CSV cells carry its text.
+async fn json_documents_are_structured(backend: Backend) {
+    let s = Server::start(backend).await;
+    let create = |model: &str, spec: Value| json!({"make": "Lenovo", "model": model, "specJson": spec});
+    let a = expect(&s, Method::POST, "/v1/device-models", Some(create("A", json!({"ramGb": 8}))), 201).await;
+    assert_eq!(a["specJson"], json!({"ramGb": 8}));
+    let b = expect(&s, Method::POST, "/v1/device-models", Some(create("B", json!("[1, 2]"))), 201).await;
+    assert_eq!(b["specJson"], json!([1, 2]));
+    for none in [Value::Null, json!(""), json!("  ")] {
+        let c = expect(&s, Method::POST, "/v1/device-models", Some(create("C", none)), 201).await;
+        assert_eq!(c["specJson"], Value::Null);
+        let path = format!("/v1/device-models/{}", c["id"].as_str().unwrap());
+        expect(&s, Method::DELETE, &path, None, 204).await;
+    }
+    for bad in [json!("0"), json!("\"x\""), json!("{not json"), json!(7), json!(true)] {
+        let r = call(&s, Method::POST, "/v1/device-models", Some(create("D", bad.clone()))).await;
+        let p = assert_problem(r, 400, "validation-failed").await;
+        assert_eq!(p["errors"][0]["field"], "specJson", "{bad}: {p}");
+    }
+
+    // A row read back can be written back as it is.
+    let path = format!("/v1/device-models/{}", a["id"].as_str().unwrap());
+    let read = expect(&s, Method::GET, &path, None, 200).await;
+    let r = s
+        .req(Method::PATCH, &path)
+        .header("if-match", format!("\"{}\"", read["revision"]))
+        .json(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["specJson"], json!({"ramGb": 8}));
+
+    let csv = "make,model,specJson\nDell,3190,\"{\"\"ramGb\"\": 4}\"\nDell,3100,\n";
+    let r = s
+        .req(Method::POST, "/v1/import/csv/device_models")
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let list = expect(&s, Method::GET, "/v1/device-models?make=Dell", None, 200).await;
+    let mut specs: Vec<(String, Value)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["model"].as_str().unwrap().to_owned(), m["specJson"].clone()))
+        .collect();
+    specs.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(specs, vec![("3100".into(), Value::Null), ("3190".into(), json!({"ramGb": 4}))]);
+    let r = s
+        .req(Method::POST, "/v1/import/csv/device_models")
+        .header("content-type", "text/csv")
+        .body("make,model,specJson\nDell,3200,plain words\n")
+        .send()
+        .await
+        .unwrap();
+    let report = assert_problem(r, 422, "import-rejected").await;
+    assert_eq!(report["errors"][0]["field"], "specJson", "{report}");
+}
+
 on_both_engines!(
     imports_use_the_bulk_rate_tier,
     crud_feed_and_tombstones,
@@ -678,4 +742,5 @@ on_both_engines!(
     json_import_export_is_tenant_safe,
     csv_import_reports_lines_and_is_idempotent,
     cli_imports_devices,
+    json_documents_are_structured,
 );

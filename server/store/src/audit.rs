@@ -10,7 +10,7 @@ use crate::cursor::{Cursor, Page, into_page};
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
 use crate::query::Query;
-use crate::value::Row;
+use crate::value::{Row, Value};
 
 /// The chain's starting point.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -186,6 +186,9 @@ pub async fn tenants_to_seal(ex: &dyn Executor) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Rows linked per UPDATE statement (4 parameters each).
+const SEAL_CHUNK: usize = 250;
+
 /// Links up to `limit` unsealed rows of `tenant` into its chain, oldest
 /// first, inside the caller's transaction (which locks the chain head, so
 /// two sealers never interleave). Returns how many were sealed.
@@ -211,21 +214,28 @@ pub async fn seal(ex: &dyn Executor, tenant: &str, limit: i64) -> Result<usize> 
             &[tenant.into(), limit.into()],
         )
         .await?;
+    let mut links = Vec::with_capacity(rows.len());
     for r in &rows {
         let e = from_row(r)?;
         seq += 1;
         let hash = row_hash(&e, seq, &prev);
-        ex.execute(
-            "UPDATE audit_logs SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4 AND seq IS NULL",
-            &[
-                seq.into(),
-                prev.as_str().into(),
-                hash.as_str().into(),
-                e.id.as_str().into(),
-            ],
-        )
-        .await?;
-        prev = hash;
+        links.push((e.id, seq, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    // One UPDATE per chunk, not per row: sealing a national seed's
+    // ~800,000 rows one statement each ran at ~1,000 rows/s.
+    for chunk in links.chunks(SEAL_CHUNK) {
+        let mut sql = String::from("UPDATE audit_logs SET seq = v.column2, prev_hash = v.column3, hash = v.column4 FROM (VALUES ");
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+        for (i, (id, seq, prev_hash, hash)) in chunk.iter().enumerate() {
+            let n = i * 4;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+            params.extend([id.as_str().into(), (*seq).into(), prev_hash.as_str().into(), hash.as_str().into()]);
+        }
+        sql.push_str(") AS v WHERE audit_logs.id = v.column1 AND audit_logs.seq IS NULL");
+        ex.execute(&sql, &params).await?;
     }
     if !rows.is_empty() {
         ex.execute(

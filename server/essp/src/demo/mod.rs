@@ -188,6 +188,11 @@ pub async fn seed(settings: &Settings, p: &Params) -> Result<Summary> {
     // Seal the audit rows the seed wrote, so the chain is whole at once.
     crate::audit_sealer::seal_all(db.as_ref()).await?;
     tick("audit seal", &mut timings);
+    // Planner statistics for the freshly loaded tables, as an operator runs
+    // after any bulk load: without them, both engines guess index choices
+    // from empty tables (Postgres's autovacuum catches up only later).
+    db.execute("ANALYZE", &[]).await?;
+    tick("analyze", &mut timings);
     db.close().await;
     timings.push(("total", started.elapsed().as_secs_f64()));
     Ok(Summary {

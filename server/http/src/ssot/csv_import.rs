@@ -188,6 +188,10 @@ fn cell(ty: FieldType, raw: &str) -> Result<Option<Value>, String> {
             "" => Value::Null,
             _ => Value::from(raw.parse::<f64>().map_err(|_| "must be a number")?),
         },
+        FieldType::JsonText => match raw {
+            "" => Value::Null,
+            _ => serde_json::from_str(raw).map_err(|_| "must be a JSON object or array")?,
+        },
         _ => Value::String(raw.to_owned()),
     }))
 }

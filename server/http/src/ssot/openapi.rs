@@ -213,7 +213,7 @@ const PHONE: &str = r"^(\+?[ -]*([0-9][ -]*){7,15})?$";
 fn stored(f: &Field) -> Schema {
     match f.ty {
         FieldType::Mac => pattern(MAC_STORED, None),
-        FieldType::JsonText => with_description(string(), "A JSON document, as text; empty for none."),
+        FieldType::JsonText => json_document(true),
         _ => given(f, f.required),
     }
 }
@@ -251,16 +251,23 @@ fn given(f: &Field, required: bool) -> Schema {
             .minimum(Some(min))
             .maximum(Some(max))
             .into(),
-        FieldType::JsonText => AnyOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Object))
-            .item(ArrayBuilder::new())
-            .item(pattern(r"^\s*$", None))
-            // The text of a JSON document is accepted too (older clients
-            // send it so), but a generator cannot tell such text from any
-            // other string, so the document names the structured forms.
-            .description(Some("A JSON document (an object or array); empty for none."))
-            .into(),
+        FieldType::JsonText => json_document(false),
     }
+}
+
+/// A JSON document field: an object or array, null for none. A write may
+/// also send "" for none, or the document's text (older clients send it
+/// so), but a generator cannot tell such text from any other string, so
+/// the document names the structured forms only.
+fn json_document(stored: bool) -> Schema {
+    let mut any = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Object))
+        .item(ArrayBuilder::new())
+        .item(ObjectBuilder::new().schema_type(Type::Null));
+    if !stored {
+        any = any.item(pattern(r"^\s*$", None));
+    }
+    any.description(Some("A JSON document (an object or array); null for none.")).into()
 }
 
 fn pattern(p: &str, description: Option<&str>) -> Schema {
