@@ -26,15 +26,6 @@ async fn upload(s: &Server, query: &str, ct: &str, body: Vec<u8>) -> reqwest::Re
         .unwrap()
 }
 
-async fn incident(s: &Server) -> String {
-    let r: Value = s
-        .create_incident(json!({"deviceId": "dev_1", "title": "Cracked screen"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    r["id"].as_str().unwrap().to_owned()
-}
 
 /// Upload, list, read back byte-for-byte; returns the attachment.
 async fn round_trip(s: &Server, inc: &str) -> Value {
@@ -80,7 +71,7 @@ async fn round_trip(s: &Server, inc: &str) -> Value {
 
 async fn local_attachments(backend: Backend) {
     let s = Server::start_with(backend, &[("ESSP_ATTACHMENT_MAX_BYTES", "400000")]).await;
-    let inc = incident(&s).await;
+    let inc = s.new_incident_id().await;
     let a = round_trip(&s, &inc).await;
     let url: Value = s
         .req(
@@ -212,7 +203,7 @@ async fn s3_attachments_with_presigned_download() {
     let s = Server::start_with(Backend::Postgres, &env).await;
     let ready: Value = s.http.get(s.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["checks"]["minio"], "ok", "{ready}");
-    let inc = incident(&s).await;
+    let inc = s.new_incident_id().await;
     let a = round_trip(&s, &inc).await;
     let url: Value = s
         .req(

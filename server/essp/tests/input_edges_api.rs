@@ -10,13 +10,6 @@ use common::{Backend, Server, assert_problem, call, expect};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn incident(s: &Server) -> Value {
-    s.create_incident(json!({"deviceId": "dev_1", "title": "No power"}))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
 
 async fn patch_title(s: &Server, id: &str, if_match: &str, title: &str) -> reqwest::Response {
     s.req(Method::PATCH, &format!("/v1/incidents/{id}"))
@@ -29,7 +22,7 @@ async fn patch_title(s: &Server, id: &str, if_match: &str, title: &str) -> reqwe
 
 async fn if_match_forms(backend: Backend) {
     let s = Server::start(backend).await;
-    let inc = incident(&s).await;
+    let inc = s.new_incident().await;
     let id = inc["id"].as_str().unwrap();
     // Quoted, weak and bare versions all name version 1; `*` any version.
     assert_eq!(patch_title(&s, id, "\"1\"", "a").await.status(), 200);
@@ -60,18 +53,32 @@ async fn bodies_are_objects_and_patches_refuse_null(backend: Backend) {
         assert_problem(r, 400, "invalid-body").await;
     }
     assert!(s.list_all().await.is_empty());
-    let inc = incident(&s).await;
+    let inc = s.new_incident().await;
     let path = format!("/v1/incidents/{}", inc["id"].as_str().unwrap());
     // An explicit null in a partial update is refused, not read as "absent".
     let r = call(&s, Method::PATCH, &path, Some(json!({"severity": null, "title": "x"}))).await;
     assert_problem(r, 400, "invalid-body").await;
     let now = expect(&s, Method::GET, &path, None, 200).await;
-    assert_eq!(now["title"], "No power");
+    assert_eq!(now["title"], "Cracked screen");
     // Filters are text like any other: control characters are refused.
     let r = call(&s, Method::GET, "/v1/incidents?deviceId=a%01b", None).await;
     assert_problem(r, 400, "validation-failed").await;
     let r = call(&s, Method::GET, &format!("/v1/incidents?q={}", "x".repeat(201)), None).await;
     assert_problem(r, 400, "validation-failed").await;
+    // …on every list: one filter rule everywhere.
+    let long = "x".repeat(300);
+    for path in [
+        "/v1/audit-logs?action=a%01b".to_owned(),
+        format!("/v1/audit-logs?userId={long}"),
+        format!("/v1/service-shops?countyCode={long}"),
+        "/v1/service-staff?serviceShopId=a%7Fb".to_owned(),
+        format!("/v1/inventory?partId={long}"),
+        format!("/v1/ssot/schools?q={long}"),
+        "/v1/ssot/devices/stats?schoolId=a%1Fb".to_owned(),
+    ] {
+        let r = call(&s, Method::GET, &path, None).await;
+        assert_problem(r, 400, "validation-failed").await;
+    }
     // NUL is never text (Postgres cannot store it): refused alike on both
     // engines, in a query and (as a control character) in a body.
     let r = call(&s, Method::GET, "/v1/incidents?deviceId=a%00b", None).await;

@@ -19,15 +19,6 @@ fn content(len: usize) -> Vec<u8> {
     v
 }
 
-async fn incident(s: &Server) -> String {
-    let r: Value = s
-        .create_incident(json!({"deviceId": "dev_1", "title": "Broken hinge"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    r["id"].as_str().unwrap().to_owned()
-}
 
 async fn ticket(s: &Server, inc: &str, body: Value) -> reqwest::Response {
     s.req(
@@ -72,7 +63,7 @@ async fn presigned_upload_is_confirmed_by_looking_at_the_object(backend: Backend
         ("ATTACHMENTS_BUCKET", BUCKET),
     ];
     let s = Server::start_with(backend, &env).await;
-    let inc = incident(&s).await;
+    let inc = s.new_incident_id().await;
     let bytes = content(200_000);
     let sha = format!("{:x}", Sha256::digest(&bytes));
     let declared = json!({"contentType": "application/pdf", "sizeBytes": bytes.len(), "sha256": sha});
@@ -209,7 +200,7 @@ async fn presigned_upload_is_confirmed_by_looking_at_the_object(backend: Backend
 
 async fn local_storage_has_no_presigned_uploads(backend: Backend) {
     let s = Server::start(backend).await;
-    let inc = incident(&s).await;
+    let inc = s.new_incident_id().await;
     let body = json!({"contentType": "image/png", "sizeBytes": 10, "sha256": "a".repeat(64)});
     assert_problem(ticket(&s, &inc, body).await, 409, "presign-unavailable").await;
     assert!(visible(&s, &inc).await.is_empty());

@@ -24,15 +24,6 @@ async fn ok(s: &Server, method: Method, path: &str, body: Option<Value>) -> Valu
     serde_json::from_str(&text).unwrap()
 }
 
-async fn new_incident(s: &Server) -> String {
-    let i: Value = s
-        .create_incident(json!({"deviceId": "dev_9", "title": "Battery"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    i["id"].as_str().unwrap().to_owned()
-}
 
 async fn new_wo(s: &Server, body: Value) -> Value {
     let r = send(s, Method::POST, "/v1/work-orders", Some(body)).await;
@@ -52,10 +43,10 @@ fn id(v: &Value) -> String {
 
 async fn lifecycle_and_incident_coupling(backend: Backend) {
     let s = Server::start(backend).await;
-    let inc = new_incident(&s).await;
+    let inc = s.new_incident_id().await;
     let a = new_wo(&s, json!({"incidentId": inc, "taskType": "triage"})).await;
     assert_eq!(a["status"], "draft");
-    assert_eq!(a["deviceId"], "dev_9", "device taken from the incident");
+    assert_eq!(a["deviceId"], "dev_1", "device taken from the incident");
     assert_eq!(a["createdBy"], "dev-user");
     let b = new_wo(
         &s,
@@ -400,7 +391,7 @@ async fn bulk_operations_report_per_id(backend: Backend) {
 
 async fn bad_create_input_changes_nothing(backend: Backend) {
     let s = Server::start(backend).await;
-    let inc = new_incident(&s).await;
+    let inc = s.new_incident_id().await;
     let other_school_incident: Value = s
         .http
         .post(s.url("/v1/incidents"))

@@ -32,11 +32,15 @@ pub struct Doc;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `incident`, `work_order`, `schools` …
+    #[param(schema_with = openapi::text::<64>)]
     entity_type: Option<String>,
+    #[param(schema_with = openapi::text::<64>)]
     entity_id: Option<String>,
     /// The acting subject (the original called the actor `userId`).
+    #[param(schema_with = openapi::text::<255>)]
     user_id: Option<String>,
     /// `create`, `update`, `status_change` …
+    #[param(schema_with = openapi::text::<64>)]
     action: Option<String>,
     /// From this time, or from the start of this day (UTC).
     #[param(schema_with = bound_schema)]
@@ -102,17 +106,17 @@ pub async fn list(
         .and_then(|s| v.check("endDate", parse_bound(s, true)));
     let cursor = params::cursor(&mut v, p.cursor.as_deref());
     let limit = params::limit(&mut v, p.limit.as_deref());
-    v.finish()?;
     let filter = AuditFilter {
-        entity_type: params::filter_text(&p.entity_type),
-        entity_id: params::filter_text(&p.entity_id),
-        actor: params::filter_text(&p.user_id),
-        action: params::filter_text(&p.action),
+        entity_type: params::text_filter(&mut v, "entityType", p.entity_type.as_deref(), 64),
+        entity_id: params::text_filter(&mut v, "entityId", p.entity_id.as_deref(), 64),
+        actor: params::text_filter(&mut v, "userId", p.user_id.as_deref(), 255),
+        action: params::text_filter(&mut v, "action", p.action.as_deref(), 64),
         since,
         until,
         cursor,
         limit,
     };
+    v.finish()?;
     let page = audit::list(state.db.as_ref(), &auth.tenant, &filter).await?;
     Ok(Json(ListResponse {
         items: page.items,

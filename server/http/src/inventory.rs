@@ -200,7 +200,9 @@ pub async fn upsert(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StockParams {
+    #[param(schema_with = openapi::text::<64>)]
     service_shop_id: Option<String>,
+    #[param(schema_with = openapi::text::<64>)]
     part_id: Option<String>,
     #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
@@ -216,8 +218,8 @@ async fn list_with(
 ) -> ApiResult<Json<Listing<InventoryItem>>> {
     let mut v = Validator::new();
     let f = StockFilter {
-        service_shop_id: params::filter_text(&p.service_shop_id),
-        part_id: params::filter_text(&p.part_id),
+        service_shop_id: params::text_filter(&mut v, "serviceShopId", p.service_shop_id.as_deref(), 64),
+        part_id: params::text_filter(&mut v, "partId", p.part_id.as_deref(), 64),
         low_only,
         cursor: params::cursor(&mut v, p.cursor.as_deref()),
         limit: params::limit(&mut v, p.limit.as_deref()),

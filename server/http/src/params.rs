@@ -64,14 +64,6 @@ pub fn text_filter(v: &mut Validator, field: &str, raw: Option<&str>, max_chars:
         .filter(|t| !t.is_empty())
 }
 
-/// A non-empty, trimmed filter value.
-pub fn filter_text(raw: &Option<String>) -> Option<String> {
-    raw.as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
 /// `If-Match: "<version>"` (or `*`). Absent means "whatever is current".
 pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     let Some(raw) = headers.get(header::IF_MATCH) else {

@@ -331,7 +331,9 @@ pub async fn delete_shop(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ShopListParams {
+    #[param(schema_with = openapi::text::<32>)]
     county_code: Option<String>,
+    #[param(schema_with = openapi::text::<32>)]
     sub_county_code: Option<String>,
     #[param(schema_with = openapi::flag)]
     active: Option<String>,
@@ -351,8 +353,8 @@ pub async fn list_shops(
 ) -> ApiResult<Json<Listing<ServiceShop>>> {
     let mut v = Validator::new();
     let f = ShopFilter {
-        county_code: params::filter_text(&p.county_code),
-        sub_county_code: params::filter_text(&p.sub_county_code),
+        county_code: params::text_filter(&mut v, "countyCode", p.county_code.as_deref(), 32),
+        sub_county_code: params::text_filter(&mut v, "subCountyCode", p.sub_county_code.as_deref(), 32),
         active: flag(&mut v, "active", p.active.as_deref()),
         cursor: params::cursor(&mut v, p.cursor.as_deref()),
         limit: params::limit(&mut v, p.limit.as_deref()),
@@ -583,6 +585,7 @@ pub async fn delete_staff(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StaffListParams {
+    #[param(schema_with = openapi::text::<64>)]
     service_shop_id: Option<String>,
     #[param(value_type = Option<StaffRole>)]
     role: Option<String>,
@@ -604,7 +607,7 @@ pub async fn list_staff(
 ) -> ApiResult<Json<Listing<ServiceStaff>>> {
     let mut v = Validator::new();
     let f = StaffFilter {
-        service_shop_id: params::filter_text(&p.service_shop_id),
+        service_shop_id: params::text_filter(&mut v, "serviceShopId", p.service_shop_id.as_deref(), 64),
         role: p.role.as_deref().and_then(|r| v.check("role", r.parse::<StaffRole>())),
         active: flag(&mut v, "active", p.active.as_deref()),
         cursor: params::cursor(&mut v, p.cursor.as_deref()),

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use essp_testkit::{Backend, TestDb};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_essp");
 pub const TENANT: &str = "tenant-a";
@@ -145,6 +145,20 @@ impl Server {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A new incident on `dev_1` (asserting it was created), as answered.
+    pub async fn new_incident(&self) -> Value {
+        let r = self
+            .create_incident(json!({"deviceId": "dev_1", "title": "Cracked screen"}))
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    /// The id of a [`Server::new_incident`].
+    pub async fn new_incident_id(&self) -> String {
+        self.new_incident().await["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn list_all(&self) -> Vec<Value> {

@@ -281,7 +281,7 @@ const MAX_OFFSET: u64 = 1_000_000_000;
 /// A browse route's operation: paging, search, and its filters.
 fn browse_operation(spec: &Spec, kind: &Kind, page: &str) -> Operation {
     let mut params: Vec<Parameter> = vec![
-        query_param("q", string(), &format!("Words to find in {}.", spec.search.join(", "))),
+        query_param("q", openapi::text::<200>(), &format!("Words to find in {}.", spec.search.join(", "))),
         query_param("limit", openapi::limit(), "Rows per page (default 50)."),
         query_param(
             "offset",
@@ -423,10 +423,11 @@ async fn browse(
             None => v.push(name, "is not a filter of this list"),
         }
     }
+    let search = crate::params::text_filter(&mut v, "q", p.q.as_deref(), 200).map(|q| (spec.search.to_vec(), q));
     v.finish()?;
     let b = Browse {
         equals,
-        search: crate::params::filter_text(&p.q).map(|q| (spec.search.to_vec(), q)),
+        search,
         limit,
         offset,
         order_by: spec.order_by,
@@ -445,6 +446,7 @@ async fn browse(
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// Only the devices of this school.
+    #[param(schema_with = openapi::text::<64>)]
     school_id: Option<String>,
 }
 
@@ -465,7 +467,9 @@ async fn device_stats(
     auth: TenantAuthorized<SsotRead>,
     ApiQuery(p): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<DeviceStats>> {
-    let filter = crate::params::filter_text(&p.school_id);
+    let mut v = Validator::new();
+    let filter = crate::params::text_filter(&mut v, "schoolId", p.school_id.as_deref(), 64);
+    v.finish()?;
     let counts = snapshot::count_by(
         state.db.as_ref(),
         &auth.tenant,

@@ -1,7 +1,8 @@
-//! `/v1/work-orders`: create, read, move forward, edit, send back for
-//! rework, and the bulk operations. Every change is one transaction: the
-//! work order (compare-and-set on its version), its audit row, rework
-//! history and any effect on the incident it belongs to.
+//! `/v1/work-orders`: create, read, move forward and edit here; sending
+//! back for rework, the bulk operations and auto-routing in submodules.
+//! Every change is one transaction: the work order (compare-and-set on its
+//! version), its audit row, rework history and any effect on the incident
+//! it belongs to.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -33,10 +34,30 @@ use crate::problem::{ApiError, ApiResult};
 use crate::recording::{self, Subject};
 use crate::state::AppState;
 
+mod bulk;
+mod rework;
+mod routing;
+
+pub use bulk::{bulk_approval, bulk_assignment, bulk_status};
+pub use rework::{reject, rework_history};
+pub(crate) use bulk::decision_schema;
+pub(crate) use routing::Route;
+
 /// The operations of this module, for `/openapi.json`.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create, get, list, edit, change_status, reject, rework_history, bulk_status, bulk_assignment, bulk_approval),
+    paths(
+        create,
+        get,
+        list,
+        edit,
+        change_status,
+        rework::reject,
+        rework::rework_history,
+        bulk::bulk_status,
+        bulk::bulk_assignment,
+        bulk::bulk_approval
+    ),
     tags((name = "work-orders", description = "Repair jobs for devices: routing, repair, QA, approval and rework.")),
     modifiers(&CrossFieldRules)
 )]
@@ -112,7 +133,7 @@ impl Modify for CrossFieldRules {
                 given("incidentId", non_empty().into()),
             ],
         );
-        require_one_of::<BulkAssignmentRequest>(
+        require_one_of::<bulk::BulkAssignmentRequest>(
             doc,
             vec![
                 given("assignedStaffId", openapi::optional_code_schema()),
@@ -120,7 +141,7 @@ impl Modify for CrossFieldRules {
             ],
         );
         // A rejection says why.
-        require_one_of::<BulkApprovalRequest>(
+        require_one_of::<bulk::BulkApprovalRequest>(
             doc,
             vec![
                 given(
@@ -785,439 +806,4 @@ pub async fn edit(
         updated_fields,
         previous_values,
     }))
-}
-
-/// Where to send the work order back to, and why.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(as = WorkOrderReject)]
-pub struct RejectRequest {
-    /// A status before the current one (see the rework table).
-    #[schema(value_type = WorkOrderStatus)]
-    target_status: Option<String>,
-    #[schema(schema_with = openapi::required_text::<1000>, required = true)]
-    reason: Option<String>,
-    /// Defaults to `other`.
-    #[schema(value_type = Option<ReworkCategory>)]
-    category: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = WorkOrderRejectResult)]
-pub struct RejectResponse {
-    work_order: WorkOrder,
-    rework_history: Option<ReworkEntry>,
-}
-
-fn rework(
-    current: &WorkOrder,
-    to: WorkOrderStatus,
-    reason: &str,
-    category: ReworkCategory,
-    max: i64,
-) -> ApiResult<Planned> {
-    check_rework(current, to, reason, max).map_err(domain_error)?;
-    let mut next = current.clone();
-    next.status = to;
-    next.rework_count += 1;
-    next.last_rework_at = Some(essp_domain::now());
-    next.last_rework_reason = reason.trim().to_owned();
-    if current.status == WorkOrderStatus::Approved && current.approval_status == ApprovalStatus::Approved {
-        next.approval_status = ApprovalStatus::Rejected;
-    }
-    Ok(Planned {
-        next,
-        action: "rework",
-        rework: Some((category, reason.trim().to_owned())),
-    })
-}
-
-/// `POST /v1/work-orders/{id}/reject`: send back for rework (counted, up
-/// to `ESSP_MAX_REWORK` times).
-#[utoipa::path(post, path = "/v1/work-orders/{id}/reject", tag = "work-orders",
-    params(WorkOrderPath, openapi::IfMatch),
-    request_body = RejectRequest,
-    responses((status = 200, description = "Sent back", body = RejectResponse)))]
-pub async fn reject(
-    State(state): State<AppState>,
-    auth: Authorized<WorkOrderReview>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: ApiJson<RejectRequest>,
-) -> ApiResult<Json<RejectResponse>> {
-    let id = wo_id(&id)?;
-    let expected = params::if_match(&headers)?;
-    let r = &body.value;
-    let mut v = Validator::new();
-    let to = parse_status(&mut v, "targetStatus", r.target_status.as_deref());
-    let reason = v.check("reason", required_text(r.reason.as_deref(), 1000));
-    let category = v.check(
-        "category",
-        r.category.as_deref().unwrap_or("other").parse::<ReworkCategory>(),
-    );
-    v.finish()?;
-    let (Some(to), Some(reason), Some(category)) = (to, reason, category) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
-    let max = state.config.max_rework;
-    let (wo, entry) = mutate(&state, &auth.scope, &auth.actor, &id, expected, |c| {
-        rework(c, to, &reason, category, max)
-    })
-    .await?;
-    Ok(Json(RejectResponse {
-        work_order: wo,
-        rework_history: entry,
-    }))
-}
-
-#[derive(Serialize, ToSchema)]
-#[schema(as = ReworkHistory)]
-pub struct HistoryResponse {
-    /// Oldest first.
-    history: Vec<ReworkEntry>,
-}
-
-#[utoipa::path(get, path = "/v1/work-orders/{id}/rework-history", tag = "work-orders",
-    params(WorkOrderPath),
-    responses((status = 200, description = "Every send-back of the work order", body = HistoryResponse)))]
-pub async fn rework_history(
-    State(state): State<AppState>,
-    auth: Authorized<WorkOrderRead>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<HistoryResponse>> {
-    let id = wo_id(&id)?;
-    work_orders::get(state.db.as_ref(), &auth.scope, &id)
-        .await?
-        .ok_or(ApiError::NotFound("work order"))?;
-    let history = work_orders::rework_history(state.db.as_ref(), &auth.scope, id.as_str()).await?;
-    Ok(Json(HistoryResponse { history }))
-}
-
-// ---- bulk ----
-
-/// Why one id of a batch was not changed.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = WorkOrderBulkFailure)]
-pub struct BulkFailure {
-    /// As given.
-    id: String,
-    /// The problem code a single request would have answered
-    /// (`invalid-id`, `not-found`, `invalid-transition`, …).
-    code: String,
-    message: String,
-}
-
-/// Every id's outcome: each id is changed in its own transaction, so one
-/// bad id never blocks the rest.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = WorkOrderBulkResult)]
-pub struct BulkResult {
-    operation_id: String,
-    succeeded: Vec<String>,
-    failed: Vec<BulkFailure>,
-    total_count: usize,
-    success_count: usize,
-    failure_count: usize,
-}
-
-fn bulk_ids(v: &mut Validator, raw: &Option<Vec<String>>) -> Vec<String> {
-    let Some(ids) = raw else {
-        v.push("workOrderIds", "is required");
-        return Vec::new();
-    };
-    if ids.is_empty() || ids.len() > MAX_BULK {
-        v.push("workOrderIds", format!("must hold 1 to {MAX_BULK} ids"));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect()
-}
-
-/// Applies one planned change per id, each in its own transaction, and
-/// reports every id's outcome: one bad id never blocks the rest.
-async fn run_bulk(
-    state: &AppState,
-    scope: &Scope,
-    actor: &Actor,
-    ids: Vec<String>,
-    plan: impl Fn(&WorkOrder) -> ApiResult<Planned>,
-) -> BulkResult {
-    let mut result = BulkResult {
-        operation_id: Id::new("bulk").into_string(),
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-        total_count: ids.len(),
-        success_count: 0,
-        failure_count: 0,
-    };
-    for raw in ids {
-        let outcome = match wo_id(&raw) {
-            Ok(id) => mutate(state, scope, actor, &id, None, &plan).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(()) => result.succeeded.push(raw),
-            Err(e) => {
-                let code = match &e {
-                    ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code.to_string(),
-                    ApiError::NotFound(_) => "not-found".into(),
-                    ApiError::Validation(_) => "validation-failed".into(),
-                    ApiError::Internal(_) | ApiError::Unavailable => "internal".into(),
-                    other => other.status().as_u16().to_string(),
-                };
-                let message = match &e {
-                    ApiError::Internal(_) => "failed; see server logs".to_owned(),
-                    other => other.to_string(),
-                };
-                result.failed.push(BulkFailure { id: raw, code, message });
-            }
-        }
-    }
-    result.success_count = result.succeeded.len();
-    result.failure_count = result.failed.len();
-    result
-}
-
-/// The ids of a batch; repeats count once.
-fn bulk_ids_schema() -> utoipa::openapi::schema::Array {
-    utoipa::openapi::schema::ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::String))
-        .min_items(Some(1))
-        .max_items(Some(MAX_BULK))
-        .into()
-}
-
-/// Moves every work order one step forward (never skipping QA).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkStatusRequest {
-    #[schema(schema_with = bulk_ids_schema, required = true)]
-    work_order_ids: Option<Vec<String>>,
-    #[schema(value_type = WorkOrderStatus)]
-    status: Option<String>,
-}
-
-#[utoipa::path(post, path = "/v1/work-orders/bulk/status", tag = "work-orders",
-    request_body = BulkStatusRequest,
-    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
-pub async fn bulk_status(
-    State(state): State<AppState>,
-    auth: Authorized<WorkOrderUpdate>,
-    body: ApiJson<BulkStatusRequest>,
-) -> ApiResult<Json<BulkResult>> {
-    let mut v = Validator::new();
-    let ids = bulk_ids(&mut v, &body.value.work_order_ids);
-    let to = parse_status(&mut v, "status", body.value.status.as_deref());
-    v.finish()?;
-    let to = to.ok_or_else(|| ApiError::Internal("validated status missing".into()))?;
-    Ok(Json(
-        run_bulk(&state, &auth.scope, &auth.actor, ids, |c| forward(c, to, true)).await,
-    ))
-}
-
-/// Assigns every work order to a technician and/or a shop (at least one);
-/// a draft given a technician becomes `assigned`; empty clears.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkAssignmentRequest {
-    #[schema(schema_with = bulk_ids_schema, required = true)]
-    work_order_ids: Option<Vec<String>>,
-    #[schema(schema_with = nullable_reference)]
-    assigned_staff_id: Option<String>,
-    #[schema(schema_with = nullable_reference)]
-    service_shop_id: Option<String>,
-}
-
-#[utoipa::path(post, path = "/v1/work-orders/bulk/assignment", tag = "work-orders",
-    request_body = BulkAssignmentRequest,
-    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
-pub async fn bulk_assignment(
-    State(state): State<AppState>,
-    auth: Authorized<WorkOrderUpdate>,
-    body: ApiJson<BulkAssignmentRequest>,
-) -> ApiResult<Json<BulkResult>> {
-    let r = &body.value;
-    let mut v = Validator::new();
-    let ids = bulk_ids(&mut v, &r.work_order_ids);
-    let staff = r
-        .assigned_staff_id
-        .as_deref()
-        .map(|s| reference(&mut v, "assignedStaffId", Some(s)));
-    let shop = r
-        .service_shop_id
-        .as_deref()
-        .map(|s| reference(&mut v, "serviceShopId", Some(s)));
-    if staff.is_none() && shop.is_none() {
-        v.push("body", "give assignedStaffId and/or serviceShopId");
-    }
-    v.finish()?;
-    Ok(Json(
-        run_bulk(&state, &auth.scope, &auth.actor, ids, |c| {
-            let mut next = c.clone();
-            if let Some(s) = &staff {
-                next.assigned_staff_id = s.clone();
-                // Giving a draft a technician assigns it.
-                if !s.is_empty() && next.status == WorkOrderStatus::Draft {
-                    next.status = WorkOrderStatus::Assigned;
-                }
-            }
-            if let Some(s) = &shop {
-                next.service_shop_id = s.clone();
-            }
-            Ok(Planned {
-                next,
-                action: "assignment",
-                rework: None,
-            })
-        })
-        .await,
-    ))
-}
-
-/// Approves completed work orders, or rejects them back to QA; a rejection
-/// needs notes, which become the rework reason.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkApprovalRequest {
-    #[schema(schema_with = bulk_ids_schema, required = true)]
-    work_order_ids: Option<Vec<String>>,
-    #[schema(schema_with = decision_schema, required = true)]
-    decision: Option<String>,
-    #[schema(schema_with = openapi::text::<1000>)]
-    notes: Option<String>,
-}
-
-/// `approved` or `rejected`.
-pub(crate) fn decision_schema() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(["approved", "rejected"]))
-        .into()
-}
-
-/// Approves completed work orders, or rejects them back to QA (counted as
-/// rework, with the notes as the reason).
-#[utoipa::path(post, path = "/v1/work-orders/bulk/approval", tag = "work-orders",
-    request_body = BulkApprovalRequest,
-    responses((status = 200, description = "Each id's outcome", body = BulkResult)))]
-pub async fn bulk_approval(
-    State(state): State<AppState>,
-    auth: Authorized<WorkOrderApproval>,
-    body: ApiJson<BulkApprovalRequest>,
-) -> ApiResult<Json<BulkResult>> {
-    let r = &body.value;
-    let mut v = Validator::new();
-    let ids = bulk_ids(&mut v, &r.work_order_ids);
-    let approve = v.check(
-        "decision",
-        match r.decision.as_deref() {
-            Some("approved") => Ok(true),
-            Some("rejected") => Ok(false),
-            _ => Err("must be approved or rejected"),
-        },
-    );
-    let notes = v
-        .check("notes", optional_text(r.notes.as_deref(), 1000))
-        .unwrap_or_default();
-    if approve == Some(false) && notes.is_empty() {
-        v.push("notes", "a rejection needs notes saying why");
-    }
-    v.finish()?;
-    let approve = approve.unwrap_or(false);
-    let max = state.config.max_rework;
-    Ok(Json(
-        run_bulk(&state, &auth.scope, &auth.actor, ids, |c| {
-            if c.status != WorkOrderStatus::Completed {
-                return Err(ApiError::conflict(
-                    "not-completed",
-                    format!("work order is {}, not completed", c.status),
-                ));
-            }
-            if approve {
-                let mut planned = forward(c, WorkOrderStatus::Approved, true)?;
-                planned.next.approval_status = ApprovalStatus::Approved;
-                planned.action = "approval";
-                Ok(planned)
-            } else {
-                let mut planned = rework(c, WorkOrderStatus::Qa, &notes, ReworkCategory::Other, max)?;
-                planned.next.approval_status = ApprovalStatus::Rejected;
-                Ok(planned)
-            }
-        })
-        .await,
-    ))
-}
-
-/// Auto-routing (`AUTO_ROUTE_WORK_ORDERS`): a new incident at a school the
-/// SSOT places in a county gets a triage work order at the shop covering
-/// it — sub-county shop, else county shop, else none — assigned to that
-/// shop's lead technician when it has one. Audited like any creation.
-pub(crate) struct Route {
-    county_code: String,
-    sub_county_code: String,
-    repair_location: String,
-    context: essp_domain::context::SsotContext,
-}
-
-impl Route {
-    pub(crate) fn for_incident(state: &AppState, ssot: &essp_store::ssot_snapshot::Context) -> Option<Route> {
-        (state.config.auto_route && !ssot.county_code.is_empty()).then(|| Route {
-            county_code: ssot.county_code.clone(),
-            sub_county_code: ssot.sub_county_code.clone(),
-            repair_location: state.config.default_repair_location.clone(),
-            context: ssot.names.for_work_order(),
-        })
-    }
-
-    /// In the incident's transaction; `None` when no shop covers the school.
-    pub(crate) async fn open_work_order(
-        &self,
-        tx: &dyn Executor,
-        actor: &Actor,
-        incident: &essp_domain::incident::Incident,
-    ) -> ApiResult<Option<WorkOrder>> {
-        let Some((shop, lead)) =
-            essp_store::shops::route(tx, &incident.tenant_id, &self.county_code, &self.sub_county_code).await?
-        else {
-            return Ok(None);
-        };
-        let (staff, user) = lead.unwrap_or_default();
-        let wo = WorkOrder {
-            id: Id::new(PREFIX),
-            tenant_id: incident.tenant_id.clone(),
-            school_id: incident.school_id.clone(),
-            incident_id: incident.id.to_string(),
-            device_id: incident.device_id.clone(),
-            status: if staff.is_empty() {
-                WorkOrderStatus::Draft
-            } else {
-                WorkOrderStatus::Assigned
-            },
-            service_shop_id: shop,
-            assigned_staff_id: staff,
-            assigned_to: user,
-            repair_location: self.repair_location.clone(),
-            task_type: "triage".into(),
-            cost_estimate_cents: 0,
-            notes: format!("Auto-created from incident {}", incident.id),
-            project_id: String::new(),
-            phase_id: String::new(),
-            onsite_contact_id: String::new(),
-            approval_status: ApprovalStatus::NotRequired,
-            rework_count: 0,
-            last_rework_at: None,
-            last_rework_reason: String::new(),
-            created_by: actor.subject.clone(),
-            created_at: incident.created_at,
-            updated_at: incident.created_at,
-            version: 1,
-            context: self.context.clone(),
-        };
-        work_orders::insert(tx, &wo).await?;
-        record(tx, actor, "auto_route", None, &wo).await?;
-        metrics::counter!("work_orders_auto_routed_total").increment(1);
-        Ok(Some(wo))
-    }
 }
