@@ -76,6 +76,9 @@ pub struct Settings {
     /// `ESSP_AUDIT_SEAL_INTERVAL`: how often new audit rows are linked into
     /// the hash chain (default 1s).
     pub audit_seal_interval: Duration,
+    /// `ESSP_HOUSEKEEPING_INTERVAL`: how often old idempotency keys and
+    /// abandoned uploads are cleared away (default 15m).
+    pub housekeeping_interval: Duration,
     /// `ESSP_ATTACHMENT_MAX_BYTES`: largest attachment accepted (default 25 MiB).
     pub attachment_max_bytes: u64,
     pub school_id: Option<String>,
@@ -138,6 +141,11 @@ impl Settings {
                 Duration::from_secs(1),
                 parse::positive_duration,
             )?,
+            housekeeping_interval: src.parse_or(
+                "ESSP_HOUSEKEEPING_INTERVAL",
+                Duration::from_secs(15 * 60),
+                parse::positive_duration,
+            )?,
             attachment_max_bytes: src.parse_or(
                 "ESSP_ATTACHMENT_MAX_BYTES",
                 25 * 1024 * 1024,
@@ -173,6 +181,7 @@ impl Settings {
         out.set("ESSP_BODY_LIMIT_BYTES", self.body_limit_bytes);
         out.duration("ESSP_SHUTDOWN_GRACE", self.shutdown_grace);
         out.duration("ESSP_AUDIT_SEAL_INTERVAL", self.audit_seal_interval);
+        out.duration("ESSP_HOUSEKEEPING_INTERVAL", self.housekeeping_interval);
         out.set("ESSP_ATTACHMENT_MAX_BYTES", self.attachment_max_bytes);
         out.opt("ESSP_METRICS_ADDR", self.metrics_addr.map(|a| a.to_string()).as_deref());
         out.opt("ESSP_SCHOOL_ID", self.school_id.as_deref());

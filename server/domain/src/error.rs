@@ -1,7 +1,8 @@
 use serde::Serialize;
 
 /// One problem with one input field, reported back to the client as-is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = FieldProblem)]
 pub struct FieldError {
     /// JSON name of the field (camelCase), or a query parameter name.
     pub field: String,

@@ -163,6 +163,15 @@ fn install_metrics() -> Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// Lifetime of presigned links (`MINIO_PRESIGN_EXPIRY_SECONDS`); local
+/// storage hands none out.
+fn presign_expiry(settings: &Settings) -> std::time::Duration {
+    match &settings.attachments {
+        AttachmentSettings::S3 { presign_expiry, .. } => *presign_expiry,
+        AttachmentSettings::LocalFs { .. } => std::time::Duration::from_secs(900),
+    }
+}
+
 /// The HTTP layer's settings, from the process configuration.
 pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
     Ok(HttpConfig {
@@ -181,10 +190,7 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
         scheduling_enabled: settings.work_orders.scheduling_enabled,
         telemetry_dedupe_window: settings.work_orders.telemetry_dedupe_window,
         attachment_max_bytes: settings.attachment_max_bytes,
-        presign_expiry: match &settings.attachments {
-            AttachmentSettings::S3 { presign_expiry, .. } => *presign_expiry,
-            AttachmentSettings::LocalFs { .. } => std::time::Duration::from_secs(900),
-        },
+        presign_expiry: presign_expiry(settings),
         trusted_proxies: crate::security::trusted_proxies(settings)?,
         rate_limits: settings.rate_limit.enabled.then_some(essp_http::ratelimit::RateLimits {
             read_per_minute: settings.rate_limit.read_rpm,
@@ -199,6 +205,18 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
         metrics_on_api: settings.metrics_addr.is_none(),
         serve_ims: role.serves_ims(),
         ssot_domains: role.ssot_domains(),
+        ui: essp_http::web_admin::UiSettings {
+            mode: match settings.mode {
+                essp_config::Mode::Central => "central",
+                essp_config::Mode::Edge => "edge",
+            },
+            auth_enabled: settings.auth.enabled,
+            oidc_issuer: settings.auth.issuer.clone(),
+            oidc_client_id: settings.auth.client_id.clone(),
+            tenant_header: settings.tenancy.tenant_header.clone(),
+            school_header: settings.tenancy.school_header.clone(),
+            version: essp_http::web_admin::version(),
+        },
     })
 }
 
@@ -326,7 +344,15 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     }
     let ssot_tasks = crate::ssot_sync::spawn(role, &settings, db.clone(), nats.clone(), &reconciler, stop_rx.clone());
     let nats_gauge = nats.clone().map(report_nats_connection);
-    let housekeeping = crate::maintenance::spawn(db.clone(), stop_rx.clone());
+    let housekeeping = crate::maintenance::spawn(
+        crate::maintenance::Housekeeping {
+            db: db.clone(),
+            blobs: blobs.clone(),
+            every: settings.housekeeping_interval,
+            upload_expiry: presign_expiry(&settings),
+        },
+        stop_rx.clone(),
+    );
     let sweeper = crate::sla_sweep::spawn(db.clone(), settings.sla.sweep_interval, stop_rx.clone());
     let sealer = crate::audit_sealer::spawn(db.clone(), settings.audit_seal_interval, stop_rx.clone());
     let grace = settings.shutdown_grace;

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Backend, Server, assert_problem};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn photo(len: usize) -> Vec<u8> {

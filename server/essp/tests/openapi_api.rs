@@ -108,4 +108,33 @@ async fn every_route_is_documented(backend: Backend) {
     }
 }
 
-on_both_engines!(every_route_is_documented);
+/// Each role serves its own document, and `essp openapi --role R` prints
+/// exactly that document offline.
+async fn each_role_documents_what_it_serves(backend: Backend) {
+    for (role, has, lacks) in [
+        ("ims-api", "/v1/incidents", "/v1/counties"),
+        ("ssot-school", "/v1/counties", "/v1/incidents"),
+        ("ssot-devices", "/v1/devices", "/v1/schools"),
+        ("ssot-parts", "/v1/parts", "/v1/devices"),
+    ] {
+        let s = Server::start_with(backend, &[("ESSP_ROLE", role)]).await;
+        let served: Value = s
+            .req(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let out = common::run_cli(s.db(), &["openapi", "--role", role], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed, served, "{role}: the CLI prints another document than the server serves");
+        let paths = served["paths"].as_object().unwrap();
+        assert!(paths.contains_key(has), "{role} documents {has}");
+        assert!(!paths.contains_key(lacks), "{role} does not serve {lacks}");
+        assert!(paths.contains_key("/v1/me"), "{role}: every role says who the caller is");
+    }
+}
+
+on_both_engines!(every_route_is_documented, each_role_documents_what_it_serves);

@@ -53,16 +53,23 @@ async fn visible(s: &Server, inc: &str) -> Vec<Value> {
     list["items"].as_array().unwrap().clone()
 }
 
-async fn presigned_upload_is_confirmed_by_looking_at_the_object(backend: Backend) {
-    let moto = essp_testkit::PrivateMoto::start(BUCKET);
+/// A server storing attachments in a private moto, with `extra` settings.
+async fn on_s3(backend: Backend, moto: &essp_testkit::PrivateMoto, extra: &[(&str, &str)]) -> Server {
     let endpoint = moto.endpoint();
-    let env = [
+    let mut env = vec![
         ("MINIO_ENDPOINT", endpoint.as_str()),
         ("MINIO_ACCESS_KEY", "test"),
         ("MINIO_SECRET_KEY", "test"),
         ("ATTACHMENTS_BUCKET", BUCKET),
     ];
-    let s = Server::start_with(backend, &env).await;
+    env.extend_from_slice(extra);
+    Server::start_with(backend, &env).await
+}
+
+async fn presigned_upload_is_confirmed_by_looking_at_the_object(backend: Backend) {
+    let moto = essp_testkit::PrivateMoto::start(BUCKET);
+    let endpoint = moto.endpoint();
+    let s = on_s3(backend, &moto, &[]).await;
     let inc = s.new_incident_id().await;
     let bytes = content(200_000);
     let sha = format!("{:x}", Sha256::digest(&bytes));
@@ -206,7 +213,62 @@ async fn local_storage_has_no_presigned_uploads(backend: Backend) {
     assert!(visible(&s, &inc).await.is_empty());
 }
 
+/// An upload nobody confirms is removed, object and all, once its URL has
+/// been dead for another lifetime; a confirmed one next to it stays.
+async fn abandoned_uploads_are_removed(backend: Backend) {
+    let moto = essp_testkit::PrivateMoto::start(BUCKET);
+    let endpoint = moto.endpoint();
+    let s = on_s3(
+        backend,
+        &moto,
+        &[("MINIO_PRESIGN_EXPIRY_SECONDS", "1"), ("ESSP_HOUSEKEEPING_INTERVAL", "200ms")],
+    )
+    .await;
+    let inc = s.new_incident_id().await;
+    let bytes = content(10_000);
+    let declared = json!({
+        "contentType": "application/pdf", "sizeBytes": bytes.len(),
+        "sha256": format!("{:x}", Sha256::digest(&bytes)),
+    });
+    // Object storage as the server sees it, to look at the objects directly.
+    let storage = essp_blobs::BlobStore::s3(&essp_blobs::S3Config {
+        endpoint: endpoint.clone(),
+        use_ssl: false,
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        access_key: "test".into(),
+        secret_key: "test".into(),
+    })
+    .unwrap();
+    let mut uploads = Vec::new();
+    for _ in 0..2 {
+        let t: Value = ticket(&s, &inc, declared.clone()).await.json().await.unwrap();
+        let url = t["uploadUrl"].as_str().unwrap();
+        let put = reqwest::Client::new().put(url).body(bytes.clone()).send().await.unwrap();
+        assert!(put.status().is_success(), "{}", put.status());
+        let path = url.split('?').next().unwrap();
+        let key = path.split_once(&format!("/{BUCKET}/")).unwrap().1.to_owned();
+        uploads.push((t["attachment"]["id"].as_str().unwrap().to_owned(), key));
+    }
+    let (kept, abandoned) = (&uploads[0], &uploads[1]);
+    assert_eq!(confirm(&s, &kept.0).await.status(), 200);
+    assert!(storage.size(&abandoned.1).await.is_ok());
+
+    // (Confirming here would rescue it; the object going is the signal. The
+    // row goes first, so it is gone by then.)
+    common::wait_until("the abandoned upload's object to be deleted", async || {
+        matches!(storage.size(&abandoned.1).await, Err(essp_blobs::BlobError::NotFound))
+    })
+    .await;
+    assert_problem(confirm(&s, &abandoned.0).await, 404, "not-found").await;
+    assert_eq!(storage.size(&kept.1).await.unwrap(), bytes.len() as u64);
+    let listed = visible(&s, &inc).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], kept.0.as_str());
+}
+
 on_both_engines!(
     presigned_upload_is_confirmed_by_looking_at_the_object,
-    local_storage_has_no_presigned_uploads
+    local_storage_has_no_presigned_uploads,
+    abandoned_uploads_are_removed
 );

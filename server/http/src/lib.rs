@@ -28,6 +28,8 @@ pub mod telemetry_events;
 pub mod tx;
 pub mod uploads;
 pub mod work_orders;
+pub mod me;
+pub mod web_admin;
 pub mod workflow;
 
 use axum::Router;
@@ -178,7 +180,7 @@ fn ims_docs() -> Vec<utoipa::openapi::OpenApi> {
 /// role says): the ordinary ones, and the bulk ones that have their own
 /// rate-limit budget.
 fn api_routes(config: &HttpConfig) -> (Routes, Routes) {
-    let mut api = Routes::new();
+    let mut api = Routes::new().route("/v1/me", get(me::me));
     let mut bulk = Routes::new();
     if config.serve_ims {
         api = api.merge(ims_routes());
@@ -236,6 +238,9 @@ pub fn router(state: AppState) -> Router {
     );
     if state.config.metrics_on_api {
         infra = infra.route("/metrics", get(telemetry::metrics_endpoint));
+    }
+    if state.config.serve_ims {
+        infra = infra.merge(web_admin::routes(&state.config.ui));
     }
 
     // Layers, outermost first (the order a request meets them): request id

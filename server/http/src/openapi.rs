@@ -19,6 +19,7 @@ use crate::state::HttpConfig;
 /// The document for this process's role, built once at start-up.
 pub fn document(config: &HttpConfig) -> Document {
     let mut doc = Base::openapi();
+    doc.merge(crate::me::Doc::openapi());
     if config.serve_ims {
         for part in crate::ims_docs() {
             doc.merge(part);
@@ -42,7 +43,7 @@ pub fn document(config: &HttpConfig) -> Document {
         title = "ESSP API",
         description = "Incidents, work orders, parts and evidence for school devices, and the single sources of truth for schools, devices and parts."
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(crate::problem::Problem, essp_domain::error::FieldError)),
     modifiers(&BearerAuth)
 )]
 struct Base;
@@ -65,28 +66,6 @@ impl Modify for BearerAuth {
             ),
         );
     }
-}
-
-/// An RFC 9457 problem document; every error has this shape.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)] // documents the shape `problem::Problem` serialises
-pub struct Problem {
-    #[serde(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    detail: String,
-    /// A stable machine-readable slug (`validation-failed`, `invalid-transition` …).
-    code: String,
-    /// Every offending field, for validation failures.
-    errors: Option<Vec<FieldProblem>>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct FieldProblem {
-    field: String,
-    message: String,
 }
 
 /// What every operation of the API shares, added once instead of on every

@@ -137,14 +137,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// An RFC 9457 problem document; every error has this shape.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem<'a> {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: &'a str,
     pub status: u16,
     pub detail: String,
+    /// A stable machine-readable slug (`validation-failed`, `invalid-transition` …).
     pub code: &'a str,
+    /// Every offending field, for validation failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<&'a [FieldError]>,
 }

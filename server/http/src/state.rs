@@ -47,6 +47,8 @@ pub struct HttpConfig {
     pub serve_ims: bool,
     /// SSOT services this process serves (`--role ssot-*`, `ssot` or `all`).
     pub ssot_domains: Vec<essp_domain::ssot::Domain>,
+    /// The admin UI's settings; it is served with the IMS API.
+    pub ui: crate::web_admin::UiSettings,
 }
 
 /// A dependency probed by `/readyz`.

@@ -1,5 +1,6 @@
 //! Attachment metadata.
 
+use chrono::{DateTime, Utc};
 use essp_domain::attachment::{AttachedTo, Attachment, AttachmentStatus};
 use essp_domain::{Id, Scope};
 
@@ -84,6 +85,29 @@ pub async fn list_for(ex: &dyn Executor, scope: &Scope, kind: AttachedTo, entity
         )
         .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// Pending uploads (of any tenant) created before `before`: abandoned,
+/// their upload URL long expired. Oldest first.
+pub async fn abandoned_uploads(ex: &dyn Executor, before: DateTime<Utc>, limit: i64) -> Result<Vec<Attachment>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM attachments WHERE status = 'pending' AND created_at < $1 \
+         ORDER BY created_at, id LIMIT $2"
+    );
+    let rows = ex.fetch_all(&sql, &[before.into(), limit.into()]).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Forgets a pending upload; false when it was confirmed meanwhile (a
+/// confirmed attachment is never removed here).
+pub async fn delete_pending(ex: &dyn Executor, a: &Attachment) -> Result<bool> {
+    let n = ex
+        .execute(
+            "DELETE FROM attachments WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+            &[(&a.tenant_id).into(), a.id.as_str().into()],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Turns a pending upload into an available attachment with what was

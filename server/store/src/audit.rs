@@ -179,7 +179,11 @@ pub async fn append(
 
 /// Tenants with rows waiting to be sealed.
 pub async fn tenants_to_seal(ex: &dyn Executor) -> Result<Vec<String>> {
-    ex.fetch_all("SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NULL", &[])
+    let sql = format!(
+        "SELECT DISTINCT tenant_id FROM {} WHERE seq IS NULL",
+        ex.dialect().unsealed_audit_rows
+    );
+    ex.fetch_all(&sql, &[])
         .await?
         .iter()
         .map(|r| r.text("tenant_id"))
@@ -209,7 +213,8 @@ pub async fn seal(ex: &dyn Executor, tenant: &str, limit: i64) -> Result<usize> 
     let rows = ex
         .fetch_all(
             &format!(
-                "SELECT {COLUMNS} FROM audit_logs WHERE tenant_id = $1 AND seq IS NULL ORDER BY created_at, id LIMIT $2"
+                "SELECT {COLUMNS} FROM {} WHERE tenant_id = $1 AND seq IS NULL ORDER BY created_at, id LIMIT $2",
+                ex.dialect().unsealed_audit_rows
             ),
             &[tenant.into(), limit.into()],
         )

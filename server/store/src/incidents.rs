@@ -201,13 +201,17 @@ pub async fn update_details(
 
 /// Marks up to `limit` open incidents whose SLA deadline has passed as
 /// breached (all tenants) and returns them. Idempotent: a row is breached once.
+/// Open, unbreached incidents past their deadline (`$1` now, `$2` at
+/// most), soonest first. Spelled exactly like the predicate of the partial
+/// index `incidents_sla_sweep_idx`: SQLite uses a partial index only when
+/// the query's terms match it as written (a test holds the two together).
+pub const OVERDUE: &str = "SELECT id FROM incidents WHERE sla_breached = FALSE \
+     AND status NOT IN ('resolved', 'closed') AND sla_due_at < $1 ORDER BY sla_due_at LIMIT $2";
+
 pub async fn breach_overdue(ex: &dyn Executor, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
     let sql = format!(
         "UPDATE incidents SET sla_breached = TRUE, breached_at = $1, updated_at = $1, version = version + 1 \
-         WHERE id IN (SELECT id FROM incidents WHERE sla_breached = FALSE \
-                      AND status NOT IN ('resolved', 'closed') AND sla_due_at < $1 \
-                      ORDER BY sla_due_at LIMIT $2) \
-         AND sla_breached = FALSE RETURNING {COLUMNS}"
+         WHERE id IN ({OVERDUE}) AND sla_breached = FALSE RETURNING {COLUMNS}"
     );
     let rows = ex.fetch_all(&sql, &[now.into(), limit.into()]).await?;
     rows.iter().map(from_row).collect()

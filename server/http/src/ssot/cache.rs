@@ -634,7 +634,7 @@ fn sync_resource() -> Schema {
     params(SyncPath),
     responses(
         (status = 200, description = "Synced", body = SyncResult),
-        (status = 502, description = "The SSOT service failed or answered nonsense.", body = openapi::Problem,
+        (status = 502, description = "The SSOT service failed or answered nonsense.", body = crate::problem::Problem,
             content_type = "application/problem+json")))]
 async fn sync(
     State(state): State<AppState>,
