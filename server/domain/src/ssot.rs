@@ -609,7 +609,9 @@ pub fn to_json(kind: &Kind, meta: &RowMeta, record: &Record) -> Json {
 fn field_json(f: &Field, v: &FieldValue) -> Json {
     match (f.ty, v) {
         (FieldType::JsonText, FieldValue::Text(s)) if s.trim().is_empty() => Json::Null,
-        (FieldType::JsonText, FieldValue::Text(s)) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
+        (FieldType::JsonText, FieldValue::Text(s)) => {
+            serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone()))
+        }
         _ => v.to_json(),
     }
 }

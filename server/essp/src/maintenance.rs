@@ -63,7 +63,8 @@ impl Housekeeping {
     /// object. An object whose delete fails stays behind (and is logged).
     async fn forget_abandoned_uploads(&self) -> Result<usize, StoreError> {
         let age = chrono::Duration::from_std(self.upload_expiry * 2).unwrap_or(chrono::Duration::days(1));
-        let abandoned = attachments::abandoned_uploads(self.db.as_ref(), essp_domain::now() - age, UPLOAD_BATCH).await?;
+        let abandoned =
+            attachments::abandoned_uploads(self.db.as_ref(), essp_domain::now() - age, UPLOAD_BATCH).await?;
         let mut removed = 0;
         for a in abandoned {
             if !attachments::delete_pending(self.db.as_ref(), &a).await? {

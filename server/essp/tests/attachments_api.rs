@@ -26,7 +26,6 @@ async fn upload(s: &Server, query: &str, ct: &str, body: Vec<u8>) -> reqwest::Re
         .unwrap()
 }
 
-
 /// Upload, list, read back byte-for-byte; returns the attachment.
 async fn round_trip(s: &Server, inc: &str) -> Value {
     let bytes = photo(300_000);

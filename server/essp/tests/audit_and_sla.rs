@@ -295,9 +295,9 @@ async fn a_sealing_backlog_becomes_one_chain(backend: Backend) {
     let s = Server::start_with(backend, &[("ESSP_AUDIT_SEAL_INTERVAL", "1h")]).await;
     const N: usize = 1100;
     for chunk in (0..N).collect::<Vec<_>>().chunks(50) {
-        let creates = chunk.iter().map(|i| {
-            s.create_incident(json!({"deviceId": format!("dev_{i}"), "title": "Backlog", "severity": "low"}))
-        });
+        let creates = chunk
+            .iter()
+            .map(|i| s.create_incident(json!({"deviceId": format!("dev_{i}"), "title": "Backlog", "severity": "low"})));
         for resp in futures::future::join_all(creates).await {
             assert_eq!(resp.status(), 201);
         }

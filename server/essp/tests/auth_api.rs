@@ -505,9 +505,17 @@ async fn local_tokens_cli_and_limits() {
     assert_eq!(me["tenantId"], "tenant-a");
     assert_eq!(me["schools"], json!(["school-1"]));
     assert_eq!(me["roles"], json!(["essp-viewer"]));
-    let permissions: Vec<&str> = me["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let permissions: Vec<&str> = me["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
     assert!(permissions.contains(&"incident:read"), "{me}");
-    assert!(permissions.iter().all(|p| p.ends_with(":read")), "a viewer only reads: {me}");
+    assert!(
+        permissions.iter().all(|p| p.ends_with(":read")),
+        "a viewer only reads: {me}"
+    );
     // Without a token there is no one to describe.
     let anonymous = s.req(Method::GET, "/v1/me").send().await.unwrap();
     assert_problem(anonymous, 401, "unauthorized").await;

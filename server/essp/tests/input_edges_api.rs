@@ -10,7 +10,6 @@ use common::{Backend, Server, assert_problem, call, expect};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-
 async fn patch_title(s: &Server, id: &str, if_match: &str, title: &str) -> reqwest::Response {
     s.req(Method::PATCH, &format!("/v1/incidents/{id}"))
         .header("If-Match", if_match)

@@ -129,11 +129,17 @@ async fn each_role_documents_what_it_serves(backend: Backend) {
         let out = common::run_cli(s.db(), &["openapi", "--role", role], &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(printed, served, "{role}: the CLI prints another document than the server serves");
+        assert_eq!(
+            printed, served,
+            "{role}: the CLI prints another document than the server serves"
+        );
         let paths = served["paths"].as_object().unwrap();
         assert!(paths.contains_key(has), "{role} documents {has}");
         assert!(!paths.contains_key(lacks), "{role} does not serve {lacks}");
-        assert!(paths.contains_key("/v1/me"), "{role}: every role says who the caller is");
+        assert!(
+            paths.contains_key("/v1/me"),
+            "{role}: every role says who the caller is"
+        );
     }
 }
 

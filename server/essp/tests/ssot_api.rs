@@ -676,9 +676,23 @@ async fn imports_use_the_bulk_rate_tier(backend: Backend) {
 async fn json_documents_are_structured(backend: Backend) {
     let s = Server::start(backend).await;
     let create = |model: &str, spec: Value| json!({"make": "Lenovo", "model": model, "specJson": spec});
-    let a = expect(&s, Method::POST, "/v1/device-models", Some(create("A", json!({"ramGb": 8}))), 201).await;
+    let a = expect(
+        &s,
+        Method::POST,
+        "/v1/device-models",
+        Some(create("A", json!({"ramGb": 8}))),
+        201,
+    )
+    .await;
     assert_eq!(a["specJson"], json!({"ramGb": 8}));
-    let b = expect(&s, Method::POST, "/v1/device-models", Some(create("B", json!("[1, 2]"))), 201).await;
+    let b = expect(
+        &s,
+        Method::POST,
+        "/v1/device-models",
+        Some(create("B", json!("[1, 2]"))),
+        201,
+    )
+    .await;
     assert_eq!(b["specJson"], json!([1, 2]));
     for none in [Value::Null, json!(""), json!("  ")] {
         let c = expect(&s, Method::POST, "/v1/device-models", Some(create("C", none)), 201).await;
@@ -722,7 +736,10 @@ async fn json_documents_are_structured(backend: Backend) {
         .map(|m| (m["model"].as_str().unwrap().to_owned(), m["specJson"].clone()))
         .collect();
     specs.sort_by(|x, y| x.0.cmp(&y.0));
-    assert_eq!(specs, vec![("3100".into(), Value::Null), ("3190".into(), json!({"ramGb": 4}))]);
+    assert_eq!(
+        specs,
+        vec![("3100".into(), Value::Null), ("3190".into(), json!({"ramGb": 4}))]
+    );
     let r = s
         .req(Method::POST, "/v1/import/csv/device_models")
         .header("content-type", "text/csv")

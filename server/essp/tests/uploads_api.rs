@@ -19,7 +19,6 @@ fn content(len: usize) -> Vec<u8> {
     v
 }
 
-
 async fn ticket(s: &Server, inc: &str, body: Value) -> reqwest::Response {
     s.req(
         Method::POST,
@@ -221,7 +220,10 @@ async fn abandoned_uploads_are_removed(backend: Backend) {
     let s = on_s3(
         backend,
         &moto,
-        &[("MINIO_PRESIGN_EXPIRY_SECONDS", "1"), ("ESSP_HOUSEKEEPING_INTERVAL", "200ms")],
+        &[
+            ("MINIO_PRESIGN_EXPIRY_SECONDS", "1"),
+            ("ESSP_HOUSEKEEPING_INTERVAL", "200ms"),
+        ],
     )
     .await;
     let inc = s.new_incident_id().await;
@@ -244,7 +246,12 @@ async fn abandoned_uploads_are_removed(backend: Backend) {
     for _ in 0..2 {
         let t: Value = ticket(&s, &inc, declared.clone()).await.json().await.unwrap();
         let url = t["uploadUrl"].as_str().unwrap();
-        let put = reqwest::Client::new().put(url).body(bytes.clone()).send().await.unwrap();
+        let put = reqwest::Client::new()
+            .put(url)
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
         assert!(put.status().is_success(), "{}", put.status());
         let path = url.split('?').next().unwrap();
         let key = path.split_once(&format!("/{BUCKET}/")).unwrap().1.to_owned();

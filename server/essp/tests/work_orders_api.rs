@@ -24,7 +24,6 @@ async fn ok(s: &Server, method: Method, path: &str, body: Option<Value>) -> Valu
     serde_json::from_str(&text).unwrap()
 }
 
-
 async fn new_wo(s: &Server, body: Value) -> Value {
     let r = send(s, Method::POST, "/v1/work-orders", Some(body)).await;
     assert_eq!(r.status(), 201);

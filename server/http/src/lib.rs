@@ -11,6 +11,7 @@ pub mod health;
 pub mod idempotency;
 pub mod incidents;
 pub mod inventory;
+pub mod me;
 pub mod openapi;
 pub mod params;
 pub mod problem;
@@ -27,9 +28,8 @@ pub mod telemetry;
 pub mod telemetry_events;
 pub mod tx;
 pub mod uploads;
-pub mod work_orders;
-pub mod me;
 pub mod web_admin;
+pub mod work_orders;
 pub mod workflow;
 
 use axum::Router;

@@ -64,7 +64,10 @@ pub fn routes(settings: &UiSettings) -> Router<AppState> {
                 async move {
                     (
                         [
-                            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+                            (
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static("text/html; charset=utf-8"),
+                            ),
                             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
                             (header::CONTENT_SECURITY_POLICY, csp),
                         ],

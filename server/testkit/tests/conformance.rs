@@ -465,10 +465,9 @@ async fn statistics_refresh_collects_statistics(backend: Backend) {
         (Backend::Postgres, script) => assert_eq!(script, None, "autovacuum analyzes Postgres"),
         (Backend::Sqlite, Some(script)) => {
             t.db.execute_script(script).await.unwrap();
-            let analyzed = t
-                .db
-                .fetch_one_i64("SELECT COUNT(*) AS c FROM sqlite_stat1 WHERE tbl = 'incidents'")
-                .await;
+            let analyzed =
+                t.db.fetch_one_i64("SELECT COUNT(*) AS c FROM sqlite_stat1 WHERE tbl = 'incidents'")
+                    .await;
             assert!(analyzed > 0, "incidents has statistics after the refresh");
             // Running it again is cheap and harmless.
             t.db.execute_script(script).await.unwrap();
@@ -484,14 +483,14 @@ async fn overdue_incidents_are_found_through_their_index(backend: Backend) {
     let t = TestDb::migrated(backend).await;
     let params = [Value::from(essp_domain::now()), Value::from(500_i64)];
     let plan: Vec<String> = match backend {
-        Backend::Sqlite => t
-            .db
-            .fetch_all(&format!("EXPLAIN QUERY PLAN {}", incidents::OVERDUE), &params)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.text("detail").unwrap())
-            .collect(),
+        Backend::Sqlite => {
+            t.db.fetch_all(&format!("EXPLAIN QUERY PLAN {}", incidents::OVERDUE), &params)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.text("detail").unwrap())
+                .collect()
+        }
         Backend::Postgres => {
             // An empty table is cheapest to scan; forbid that to see
             // whether the index can serve the query at all.

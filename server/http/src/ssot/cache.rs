@@ -281,7 +281,11 @@ const MAX_OFFSET: u64 = 1_000_000_000;
 /// A browse route's operation: paging, search, and its filters.
 fn browse_operation(spec: &Spec, kind: &Kind, page: &str) -> Operation {
     let mut params: Vec<Parameter> = vec![
-        query_param("q", openapi::text::<200>(), &format!("Words to find in {}.", spec.search.join(", "))),
+        query_param(
+            "q",
+            openapi::text::<200>(),
+            &format!("Words to find in {}.", spec.search.join(", ")),
+        ),
         query_param("limit", openapi::limit(), "Rows per page (default 50)."),
         query_param(
             "offset",

@@ -267,7 +267,8 @@ fn json_document(stored: bool) -> Schema {
     if !stored {
         any = any.item(pattern(r"^\s*$", None));
     }
-    any.description(Some("A JSON document (an object or array); null for none.")).into()
+    any.description(Some("A JSON document (an object or array); null for none."))
+        .into()
 }
 
 fn pattern(p: &str, description: Option<&str>) -> Schema {

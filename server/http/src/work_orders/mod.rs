@@ -38,9 +38,9 @@ mod bulk;
 mod rework;
 mod routing;
 
+pub(crate) use bulk::decision_schema;
 pub use bulk::{bulk_approval, bulk_assignment, bulk_status};
 pub use rework::{reject, rework_history};
-pub(crate) use bulk::decision_schema;
 pub(crate) use routing::Route;
 
 /// The operations of this module, for `/openapi.json`.
