@@ -1,0 +1,83 @@
+// Who is using the UI and where: the deployment's settings (from the page),
+// the token (sessionStorage), the chosen tenant and school (localStorage)
+// and the caller's permissions (from GET /v1/me).
+
+const meta = document.querySelector('meta[name="essp-settings"]');
+
+/** {mode, authEnabled, oidcIssuer, oidcClientId, tenantHeader, schoolHeader, version} */
+export const settings = Object.freeze({
+  mode: 'central',
+  authEnabled: false,
+  oidcIssuer: null,
+  oidcClientId: 'essp-admin',
+  tenantHeader: 'X-Tenant-ID',
+  schoolHeader: 'X-School-ID',
+  ...readSettings(),
+});
+
+function readSettings() {
+  try {
+    return JSON.parse(meta?.content || '{}');
+  } catch {
+    return {};
+  }
+}
+
+const TOKEN = 'essp.token';
+const TENANT = 'essp.tenant';
+const SCHOOL = 'essp.school';
+export const DEFAULT_TENANT = 'demo-tenant';
+
+/** The payload of a JWT, for display and defaults only (never trusted). */
+export function tokenClaims(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = atob(part + '='.repeat((4 - (part.length % 4)) % 4));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}
+
+export const session = {
+  /** GET /v1/me, once signed in. */
+  me: null,
+
+  get token() {
+    return sessionStorage.getItem(TOKEN) || '';
+  },
+  setToken(token) {
+    sessionStorage.setItem(TOKEN, token.trim());
+  },
+  signOut() {
+    sessionStorage.removeItem(TOKEN);
+    this.me = null;
+  },
+  /** A token whose `exp` has passed is no use: sign in again. */
+  tokenExpired() {
+    const exp = tokenClaims(this.token)?.exp;
+    return typeof exp === 'number' && exp * 1000 < Date.now();
+  },
+
+  /** The token's tenant when it has one; else the one chosen here. */
+  get tenant() {
+    return this.me?.tenantId || localStorage.getItem(TENANT) || DEFAULT_TENANT;
+  },
+  setTenant(t) {
+    localStorage.setItem(TENANT, t.trim());
+  },
+  get school() {
+    const chosen = localStorage.getItem(SCHOOL) || '';
+    const allowed = this.me?.schools;
+    if (Array.isArray(allowed) && !allowed.includes(chosen)) return allowed[0] || '';
+    return chosen;
+  },
+  setSchool(s) {
+    localStorage.setItem(SCHOOL, s);
+  },
+
+  /** Whether the caller holds a permission (the server still decides). */
+  can(permission) {
+    return Boolean(this.me?.permissions?.includes(permission));
+  },
+};

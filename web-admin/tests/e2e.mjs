@@ -1,0 +1,342 @@
+// End-to-end test of the admin UI in Debian's chromium, driven by
+// playwright-core (never a downloaded browser). Started by
+// server/essp/tests/web_admin_ui.rs, which runs two seeded `essp` servers:
+//   ESSP_DEV_URL       development mode (no auth): the technician's flow
+//   ESSP_AUTH_URL      auth enabled (JWT_SECRET): the viewer's flow
+//   ESSP_VIEWER_TOKEN  a token with role essp-viewer for ESSP_AUTH_URL
+//   SCREENSHOT_DIR     where screenshots go
+// Exit status 0 means every check passed.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
+
+const DEV = need('ESSP_DEV_URL');
+const AUTH = need('ESSP_AUTH_URL');
+const VIEWER_TOKEN = need('ESSP_VIEWER_TOKEN');
+const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
+const TENANT = 'demo-tenant';
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const MAX_FIRST_LOAD = 200 * 1024;
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v.replace(/\/$/, '');
+}
+
+mkdirSync(SHOTS, { recursive: true });
+setTimeout(() => {
+  console.error('e2e: timed out after 300 s');
+  process.exit(3);
+}, 300_000).unref();
+
+// A 1×1 PNG, as a phone camera would hand over a file.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+const failures = [];
+const step = (s) => console.log(`-- ${s}`);
+function check(ok, what) {
+  if (!ok) {
+    failures.push(what);
+    console.error(`FAIL: ${what}`);
+  }
+}
+
+/** The API as a script would call it (test set-up only; the UI does the work). */
+async function devApi(path, { method = 'GET', body, school } = {}) {
+  const headers = { 'X-Tenant-ID': TENANT, 'Content-Type': 'application/json' };
+  if (school) headers['X-School-ID'] = school;
+  const r = await fetch(`${DEV}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Axe on the current page: serious and critical violations fail the run. */
+async function axe(page, name) {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  for (const v of bad) {
+    console.error(`axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
+    for (const n of v.nodes.slice(0, 3)) console.error(`   ${n.target.join(' ')} :: ${n.failureSummary?.split('\n').join(' ')}`);
+  }
+  check(bad.length === 0, `accessibility (${name}): ${bad.map((v) => v.id).join(', ')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Screenshot and accessibility check of a main screen. */
+async function screen(page, name) {
+  await page.waitForLoadState('networkidle');
+  await shot(page, name);
+  await axe(page, name);
+}
+
+function watch(page, label) {
+  page.on('pageerror', (e) => check(false, `${label}: uncaught error in the page: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) check(false, `${label}: CSP violation: ${m.text()}`);
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+
+try {
+  await technician();
+  await viewer();
+} catch (e) {
+  failures.push(`unexpected: ${e.stack || e}`);
+  console.error(e);
+} finally {
+  await browser.close();
+}
+
+if (failures.length) {
+  console.error(`\n${failures.length} check(s) failed:\n - ${failures.join('\n - ')}`);
+  process.exit(1);
+}
+console.log('e2e: all checks passed');
+
+// ---------------------------------------------------------------------------
+
+async function technician() {
+  const ctx = await browser.newContext(PHONE);
+  const page = await ctx.newPage();
+  watch(page, 'technician');
+  page.setDefaultTimeout(15_000);
+
+  // A school of the demo tenant and one of its devices without an open incident.
+  const school = (await devApi('/v1/ssot/schools?limit=1', { school: 'any' })).items[0];
+  const devices = (await devApi(`/v1/ssot/devices?schoolId=${school.id}&limit=100`, { school: school.id })).items;
+  let device;
+  for (const d of devices) {
+    const open = (await devApi(`/v1/incidents?deviceId=${d.id}&limit=50`, { school: school.id })).items.filter((i) => !['resolved', 'closed'].includes(i.status));
+    if (!open.length) {
+      device = d;
+      break;
+    }
+  }
+  check(Boolean(device), 'a device without an open incident exists');
+
+  step('first load on a phone: overview');
+  const bodies = [];
+  const counting = (r) => {
+    if (['document', 'stylesheet', 'script'].includes(r.request().resourceType())) {
+      bodies.push(r.body().then((b) => b.length).catch(() => 0));
+    }
+  };
+  page.on('response', counting);
+  await page.goto(`${DEV}/`);
+  await page.selectOption('#school-select', school.id);
+  await page.locator('[data-count="open-incidents"]').waitFor();
+  await page.waitForLoadState('networkidle');
+  page.off('response', counting);
+  const firstLoad = (await Promise.all(bodies)).reduce((a, b) => a + b, 0);
+  console.log(`first load (index + css + js): ${firstLoad} bytes`);
+  check(firstLoad > 0 && firstLoad < MAX_FIRST_LOAD, `first load under 200 KB (was ${firstLoad})`);
+  await screen(page, '01-overview-phone');
+
+  step('the menu opens on a phone');
+  check(await page.locator('#mainnav').isHidden(), 'navigation is collapsed on a phone');
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await page.getByRole('link', { name: 'Incidents', exact: true }).click();
+  await page.getByRole('heading', { name: 'Incidents', exact: true }).waitFor();
+  await screen(page, '02-incidents-phone');
+
+  step('report an incident: an invalid form shows the API error');
+  await page.locator('[data-action="new-incident"]').click();
+  await page.getByLabel('Serial number or asset tag').fill(device.serial);
+  await page.getByRole('button', { name: 'Find device' }).click();
+  await page.locator('[data-list="devices"] input[type="radio"]').first().check();
+  await page.locator('.alert.ok, [data-warning="duplicate"]').first().waitFor();
+  await page.getByRole('button', { name: 'Report incident' }).click();
+  const titleError = page.locator('[data-field="title"] .field-error');
+  await titleError.waitFor();
+  check((await titleError.textContent()).toLowerCase().includes('title'), 'the title field shows its error');
+  check(await page.locator('form[data-form="incident"] [role="alert"]').isVisible(), 'the problem detail is shown above the form');
+  await screen(page, '03-incident-new-error-phone');
+
+  step('report it for real');
+  await page.getByLabel('Title', { exact: true }).fill('Screen flickers (e2e)');
+  await page.getByLabel('Severity', { exact: true }).selectOption('high');
+  await page.getByLabel('Description', { exact: true }).fill('Reported from a phone by the end-to-end test.');
+  await page.getByRole('button', { name: 'Report incident' }).click();
+  await page.waitForURL(/#\/incidents\/inc_/);
+  const incidentUrl = page.url();
+  await page.getByRole('heading', { name: 'Screen flickers (e2e)' }).waitFor();
+  await page.locator('[data-status="new"]').waitFor();
+
+  step('auto-routed to a work order');
+  const woLink = page.locator('a[href^="#/work-orders/wo_"]').first();
+  await woLink.waitFor();
+  const woId = (await woLink.getAttribute('href')).split('/').pop();
+  await screen(page, '04-incident-detail-phone');
+
+  step('a photo from the camera input');
+  await page.getByRole('tab', { name: 'Attachments' }).click();
+  await page.getByLabel('Photo or document').setInputFiles({ name: 'screen.png', mimeType: 'image/png', buffer: PNG });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.locator('figure[data-attachment] img[src^="blob:"]').waitFor();
+  await page.getByRole('tab', { name: 'Audit trail' }).click();
+  await page.locator('[data-list="audit"] details.entry').first().waitFor();
+
+  step('work order: start repair');
+  await page.goto(`${DEV}/#/work-orders/${woId}`);
+  await page.locator('[data-status="assigned"]').waitFor();
+  await screen(page, '05-work-order-phone');
+  await page.locator('[data-action="wo-in_repair"]').click();
+  await page.locator('[data-status="in_repair"]').waitFor();
+
+  step('BOM: reserve a compatible part, then consume it');
+  await page.getByRole('tab', { name: 'Parts (BOM)' }).click();
+  const suggestions = page.locator('[data-list="suggestions"]');
+  await suggestions.locator('table, .empty, p').first().waitFor();
+  if ((await suggestions.locator('[data-action="bom-reserve"]').count()) === 0) {
+    // The shop has none of the compatible parts: a delivery arrives (set-up through the API).
+    const wo = await devApi(`/v1/work-orders/${woId}`, { school: school.id });
+    const compat = await devApi(`/v1/part-compatibility?deviceModelId=${wo.deviceModelId}&limit=1`, { school: school.id });
+    check(compat.items.length > 0, 'the device model has compatible parts in the catalogue');
+    await devApi('/v1/inventory/upsert', { method: 'POST', school: school.id, body: { serviceShopId: wo.serviceShopId, partId: compat.items[0].partId, qtyAvailable: 5, reorderThreshold: 1 } });
+    await page.reload();
+    await page.getByRole('tab', { name: 'Parts (BOM)' }).click();
+  }
+  await suggestions.locator('[data-action="bom-reserve"]').first().click();
+  await page.locator('[data-list="bom"] [data-action="bom-consume"]').waitFor();
+  await page.locator('[data-list="bom"] [data-action="bom-consume"]').click();
+  await page.locator('[data-list="bom"]').getByText('All used').waitFor();
+  await screen(page, '06-work-order-bom-phone');
+
+  step('complete, request and give the school sign-off');
+  await page.getByRole('tab', { name: 'Status', exact: true }).click();
+  await page.locator('[data-action="wo-completed"]').click();
+  await page.locator('[data-status="completed"]').waitFor();
+  await page.getByRole('tab', { name: 'Approvals' }).click();
+  await page.getByRole('button', { name: 'Request approval' }).click();
+  await page.locator('[data-action="approval-approved"]').click();
+  await page.locator('[data-list="approvals"] .badge.approved').waitFor();
+
+  step('bulk approval from the list (desktop width)');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${DEV}/#/work-orders?status=completed`);
+  await page.locator(`input[data-select="${woId}"]`).check();
+  const bulk = page.locator('form[data-form="bulk-approval"]');
+  await bulk.getByLabel('Decision').selectOption('approved');
+  await bulk.getByRole('button', { name: 'Decide selected' }).click();
+  const result = page.locator('[data-result="bulk"]');
+  await result.waitFor();
+  check((await result.textContent()).includes('1 of 1 changed'), `bulk approval succeeded: ${await result.textContent()}`);
+  await screen(page, '07-work-orders-desktop');
+  await page.goto(`${DEV}/#/work-orders?view=board`);
+  await page.locator('.board section').first().waitFor();
+  await screen(page, '08-work-orders-board-desktop');
+
+  step('the incident is resolved');
+  await page.goto(incidentUrl);
+  await page.locator('[data-status="resolved"]').waitFor();
+  await screen(page, '09-incident-resolved-desktop');
+
+  step('the other screens');
+  await page.goto(`${DEV}/#/inventory`);
+  await page.locator('table.data, .empty').first().waitFor();
+  await screen(page, '10-inventory');
+  await page.goto(`${DEV}/#/ssot`);
+  await page.locator('table.data').first().waitFor();
+  await screen(page, '11-reference-data');
+  step('CSV import: a rejected row is reported with its line');
+  await page.getByRole('tab', { name: 'CSV import' }).click();
+  await page.getByLabel('What the file holds').selectOption('schools');
+  await page.getByLabel('CSV file', { exact: true }).setInputFiles({
+    name: 'schools.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('name,code,countyCode\nGood School,E2E-1,047\nBad School,E2E-2,NO-SUCH-COUNTY\n'),
+  });
+  await page.getByRole('button', { name: 'Upload and import' }).click();
+  const report = page.locator('[data-result="import"]');
+  await report.locator('table.data').waitFor();
+  check((await report.textContent()).includes('nothing was written'), `the import report says nothing was written: ${await report.textContent()}`);
+  await shot(page, '11b-csv-import-report');
+  await page.goto(`${DEV}/#/shops`);
+  await page.locator('table.data').first().waitFor();
+  await screen(page, '12-shops');
+  await page.goto(`${DEV}/#/projects`);
+  await page.getByRole('heading', { name: 'Projects', exact: true }).waitFor();
+  await screen(page, '13-projects');
+  await page.goto(`${DEV}/#/audit`);
+  await page.locator('[data-list="audit"] details.entry').first().waitFor();
+  await page.locator('[data-action="verify"]').click();
+  const verdict = page.locator('[data-result="verify"]');
+  await verdict.getByText('The chain is intact.').waitFor();
+  await screen(page, '14-audit');
+  await page.setViewportSize(PHONE.viewport);
+  await page.goto(`${DEV}/#/`);
+  await page.locator('[data-count="open-incidents"]').waitFor();
+  await shot(page, '15-overview-after-phone');
+  await ctx.close();
+}
+
+async function viewer() {
+  const ctx = await browser.newContext(PHONE);
+  const page = await ctx.newPage();
+  watch(page, 'viewer');
+  page.setDefaultTimeout(15_000);
+
+  step('viewer: sign in with a pasted token');
+  await page.goto(`${AUTH}/`);
+  await page.getByRole('heading', { name: 'Sign in to ESSP' }).waitFor();
+  await screen(page, '20-sign-in-phone');
+  await page.getByLabel('Access token').fill(VIEWER_TOKEN);
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  // On a phone the context is one line ("School: …") until opened.
+  await page.locator('details.context > summary').click();
+  await page.locator('[data-who]').waitFor();
+  check((await page.locator('[data-who]').textContent()).includes('essp-viewer'), 'the viewer role is shown');
+
+  step('viewer: incidents have no write actions');
+  await page.goto(`${AUTH}/#/incidents`);
+  await page.locator('table.data, .empty').first().waitFor();
+  check((await page.locator('[data-action="new-incident"]').count()) === 0, 'viewer: no report button');
+  const incident = page.locator('a[href^="#/incidents/inc_"]').first();
+  check((await incident.count()) > 0, 'viewer: sees the seeded incidents');
+  await incident.click();
+  await page.locator('[data-status]').first().waitFor();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('button[data-action^="incident-"]').count()) === 0, 'viewer: no status buttons');
+  check((await page.getByRole('tab', { name: 'Edit' }).count()) === 0, 'viewer: no edit tab');
+  await page.getByRole('tab', { name: 'Attachments' }).click();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('form[data-form="upload"]').count()) === 0, 'viewer: no upload form');
+  await screen(page, '21-viewer-incident-phone');
+
+  step('viewer: work orders have no write actions');
+  await page.goto(`${AUTH}/#/work-orders`);
+  await page.locator('table.data, .empty').first().waitFor();
+  check((await page.locator('input[data-select]').count()) === 0, 'viewer: no bulk selection');
+  check((await page.locator('[aria-label="Bulk actions"]').count()) === 0, 'viewer: no bulk actions');
+  const wo = page.locator('a[href^="#/work-orders/wo_"]').first();
+  await wo.click();
+  await page.locator('[data-status]').first().waitFor();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('button[data-action^="wo-"]').count()) === 0, 'viewer: no status moves');
+  check((await page.locator('form[data-form="reject"], form[data-form="wo-edit"]').count()) === 0, 'viewer: no rework or edit forms');
+  await page.getByRole('tab', { name: 'Parts (BOM)' }).click();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('[data-action="bom-reserve"], [data-action="bom-consume"], form[data-form="bom-add"]').count()) === 0, 'viewer: no BOM actions');
+  await page.getByRole('tab', { name: 'Approvals' }).click();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('form[data-form="approval-request"], [data-action^="approval-"]').count()) === 0, 'viewer: no approval actions');
+  const forms = await page.locator('form[data-form]').evaluateAll((fs) => fs.map((f) => f.dataset.form).filter((n) => n !== 'filters'));
+  check(forms.length === 0, `viewer: no write forms at all (found ${forms.join(', ')})`);
+  await screen(page, '22-viewer-work-order-phone');
+  await ctx.close();
+}
