@@ -287,8 +287,15 @@ async fn not_found(req: Request) -> Response {
 /// Errors produced below our handlers (405 from the router, a timeout…)
 /// come without a body; give them the same problem shape as ours.
 async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read, so this connection cannot
+        // carry another request. Say so, or a client reuses it and its next
+        // request fails mid-send ("incomplete message").
+        resp.headers_mut()
+            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
     let is_problem = resp
         .headers()
         .get(header::CONTENT_TYPE)
