@@ -99,6 +99,7 @@ fn empty_source_gives_embedded_defaults() {
     assert_eq!(s.mode, Mode::Central);
     assert_eq!(s.http_addr, "0.0.0.0:8080".parse::<SocketAddr>().unwrap());
     assert_eq!(s.log_level, "info");
+    assert_eq!(s.housekeeping_interval, std::time::Duration::from_secs(15 * 60));
     assert_eq!(s.data_dir, Path::new("./essp-data"));
     match &s.database {
         DatabaseSettings::Sqlite { path } => assert_eq!(path, Path::new("./essp-data/essp.db")),
@@ -259,6 +260,8 @@ fn invalid_values_name_the_variable() {
         (&[("SSOT_SYNC_INTERVAL", "soon")], "SSOT_SYNC_INTERVAL"),
         (&[("SYNC_INTERVAL", "soon")], "SYNC_INTERVAL"),
         (&[("SSOT_SYNC_INTERVAL", "0s")], "SSOT_SYNC_INTERVAL"),
+        (&[("ESSP_HOUSEKEEPING_INTERVAL", "weekly")], "ESSP_HOUSEKEEPING_INTERVAL"),
+        (&[("ESSP_HOUSEKEEPING_INTERVAL", "0s")], "ESSP_HOUSEKEEPING_INTERVAL"),
         (&[("PG_DSN", "mysql://x")], "PG_DSN"),
         (&[("DATABASE_URL", "not a url")], "DATABASE_URL"),
         (&[("JWT_SECRET", "short")], "JWT_SECRET"),

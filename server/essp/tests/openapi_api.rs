@@ -51,14 +51,7 @@ async fn routed(s: &Server, method: &str, template: &str) -> bool {
 
 async fn every_route_is_documented(backend: Backend) {
     let s = Server::start(backend).await;
-    let doc: Value = s
-        .req(Method::GET, "/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::expect(&s, Method::GET, "/openapi.json", None, 200).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
 
@@ -118,14 +111,7 @@ async fn each_role_documents_what_it_serves(backend: Backend) {
         ("ssot-parts", "/v1/parts", "/v1/devices"),
     ] {
         let s = Server::start_with(backend, &[("ESSP_ROLE", role)]).await;
-        let served: Value = s
-            .req(Method::GET, "/openapi.json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let served = common::expect(&s, Method::GET, "/openapi.json", None, 200).await;
         let out = common::run_cli(s.db(), &["openapi", "--role", role], &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
