@@ -260,7 +260,10 @@ fn invalid_values_name_the_variable() {
         (&[("SSOT_SYNC_INTERVAL", "soon")], "SSOT_SYNC_INTERVAL"),
         (&[("SYNC_INTERVAL", "soon")], "SYNC_INTERVAL"),
         (&[("SSOT_SYNC_INTERVAL", "0s")], "SSOT_SYNC_INTERVAL"),
-        (&[("ESSP_HOUSEKEEPING_INTERVAL", "weekly")], "ESSP_HOUSEKEEPING_INTERVAL"),
+        (
+            &[("ESSP_HOUSEKEEPING_INTERVAL", "weekly")],
+            "ESSP_HOUSEKEEPING_INTERVAL",
+        ),
         (&[("ESSP_HOUSEKEEPING_INTERVAL", "0s")], "ESSP_HOUSEKEEPING_INTERVAL"),
         (&[("PG_DSN", "mysql://x")], "PG_DSN"),
         (&[("DATABASE_URL", "not a url")], "DATABASE_URL"),
