@@ -237,7 +237,7 @@ measure_sqlite() {
   for ((r = 1; r <= ROUNDS; r++)); do
     mkdir -p "$WORK/raw-sqlite-$r"
     raw sqlite "$r" --path "$WORK/raw-sqlite-$r/raw.db"
-    api sqlite "$r" ESSP_MODE=edge ESSP_DATA_DIR="$WORK/api-sqlite-$r"
+    api sqlite "$r" ESSP_MODE=edge ESSP_TENANT_ID=bench ESSP_SCHOOL_ID=bench-school ESSP_DATA_DIR="$WORK/api-sqlite-$r"
   done
 }
 
@@ -265,7 +265,7 @@ measure_edge_start() {
   for ((i = 1; i <= STARTS; i++)); do
     port=$(free_port)
     t0=$(date +%s%N)
-    start_essp "edge-$i" "$port" any ESSP_MODE=edge ESSP_DATA_DIR="$WORK/edge-$i"
+    start_essp "edge-$i" "$port" any ESSP_MODE=edge ESSP_TENANT_ID=bench ESSP_SCHOOL_ID=bench-school ESSP_DATA_DIR="$WORK/edge-$i"
     wait_ready "$port"
     t1=$(date +%s%N)
     sleep 2

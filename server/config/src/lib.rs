@@ -81,8 +81,16 @@ pub struct Settings {
     pub housekeeping_interval: Duration,
     /// `ESSP_ATTACHMENT_MAX_BYTES`: largest attachment accepted (default 25 MiB).
     pub attachment_max_bytes: u64,
+    /// `ESSP_SCHOOL_ID` / `ESSP_TENANT_ID`: the school an edge serves
+    /// (both required when `ESSP_MODE=edge`).
     pub school_id: Option<String>,
     pub tenant_id: Option<String>,
+    /// `ESSP_SYNC_CHECKPOINT_INTERVAL`: how often an edge reports a
+    /// checkpoint to central when nothing else prompts one (default 1m).
+    pub sync_checkpoint_interval: Duration,
+    /// `ESSP_EDGE_HOST_ID`: this box's identity for clone detection
+    /// (default: /etc/machine-id).
+    pub edge_host_id: Option<String>,
 }
 
 impl Settings {
@@ -111,7 +119,7 @@ impl Settings {
         let src = Source::new(source);
         let data_dir = PathBuf::from(src.text_or("ESSP_DATA_DIR", DEFAULT_DATA_DIR));
         let default_addr = SocketAddr::from(([0, 0, 0, 0], 8080));
-        Ok(Settings {
+        Settings {
             app_env: src.parse_or("APP_ENV", AppEnv::default(), AppEnv::parse)?,
             mode: src.parse_or("ESSP_MODE", Mode::default(), Mode::parse)?,
             http_addr: src.parse_or("HTTP_ADDR", default_addr, parse::listen_addr)?,
@@ -153,8 +161,30 @@ impl Settings {
             )?,
             school_id: src.get("ESSP_SCHOOL_ID"),
             tenant_id: src.get("ESSP_TENANT_ID"),
+            sync_checkpoint_interval: src.parse_or(
+                "ESSP_SYNC_CHECKPOINT_INTERVAL",
+                Duration::from_secs(60),
+                parse::positive_duration,
+            )?,
+            edge_host_id: src.get("ESSP_EDGE_HOST_ID"),
             data_dir,
-        })
+        }
+        .checked()
+    }
+
+    /// Rules that span several variables.
+    fn checked(self) -> Result<Settings, ConfigError> {
+        if self.mode == Mode::Edge {
+            for (var, value) in [("ESSP_TENANT_ID", &self.tenant_id), ("ESSP_SCHOOL_ID", &self.school_id)] {
+                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    return Err(ConfigError::Invalid {
+                        var: var.into(),
+                        reason: "required when ESSP_MODE=edge (the school this box serves)".into(),
+                    });
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// Every setting's variable name with its effective value, in a stable
@@ -186,6 +216,8 @@ impl Settings {
         out.opt("ESSP_METRICS_ADDR", self.metrics_addr.map(|a| a.to_string()).as_deref());
         out.opt("ESSP_SCHOOL_ID", self.school_id.as_deref());
         out.opt("ESSP_TENANT_ID", self.tenant_id.as_deref());
+        out.duration("ESSP_SYNC_CHECKPOINT_INTERVAL", self.sync_checkpoint_interval);
+        out.opt("ESSP_EDGE_HOST_ID", self.edge_host_id.as_deref());
         out.into_vec()
     }
 

@@ -100,6 +100,7 @@ fn empty_source_gives_embedded_defaults() {
     assert_eq!(s.http_addr, "0.0.0.0:8080".parse::<SocketAddr>().unwrap());
     assert_eq!(s.log_level, "info");
     assert_eq!(s.housekeeping_interval, std::time::Duration::from_secs(15 * 60));
+    assert_eq!(s.sync_checkpoint_interval, std::time::Duration::from_secs(60));
     assert_eq!(s.data_dir, Path::new("./essp-data"));
     match &s.database {
         DatabaseSettings::Sqlite { path } => assert_eq!(path, Path::new("./essp-data/essp.db")),
@@ -265,6 +266,12 @@ fn invalid_values_name_the_variable() {
             "ESSP_HOUSEKEEPING_INTERVAL",
         ),
         (&[("ESSP_HOUSEKEEPING_INTERVAL", "0s")], "ESSP_HOUSEKEEPING_INTERVAL"),
+        (
+            &[("ESSP_SYNC_CHECKPOINT_INTERVAL", "0s")],
+            "ESSP_SYNC_CHECKPOINT_INTERVAL",
+        ),
+        (&[("ESSP_MODE", "edge"), ("ESSP_SCHOOL_ID", "s")], "ESSP_TENANT_ID"),
+        (&[("ESSP_MODE", "edge"), ("ESSP_TENANT_ID", "t")], "ESSP_SCHOOL_ID"),
         (&[("PG_DSN", "mysql://x")], "PG_DSN"),
         (&[("DATABASE_URL", "not a url")], "DATABASE_URL"),
         (&[("JWT_SECRET", "short")], "JWT_SECRET"),
@@ -431,7 +438,8 @@ fn app_env_aliases_and_display() {
     assert_eq!(AppEnv::Development.to_string(), "development");
     assert_eq!(AppEnv::Staging.to_string(), "staging");
     assert_eq!(AppEnv::Production.to_string(), "production");
-    assert_eq!(load(&[("ESSP_MODE", "Edge")]).unwrap().mode, Mode::Edge);
+    let edge = [("ESSP_MODE", "Edge"), ("ESSP_TENANT_ID", "t"), ("ESSP_SCHOOL_ID", "s")];
+    assert_eq!(load(&edge).unwrap().mode, Mode::Edge);
 }
 
 #[test]

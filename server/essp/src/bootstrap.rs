@@ -70,7 +70,7 @@ pub fn blob_store(settings: &Settings) -> Result<BlobStore> {
     })
 }
 
-async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> {
+pub async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> {
     let Some(nats) = &settings.nats else { return Ok(None) };
     let mut opts = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
@@ -89,6 +89,13 @@ async fn nats_client(settings: &Settings) -> Result<Option<async_nats::Client>> 
     }
     if let Some(ca) = &nats.ca_file {
         opts = opts.add_root_certificates(ca.clone());
+    }
+    // An edge's credentials may only receive replies under its own inbox
+    // prefix (docs/nats-edge-permissions.conf); central answers only there.
+    if let (essp_config::Mode::Edge, Some(tenant), Some(school)) =
+        (settings.mode, &settings.tenant_id, &settings.school_id)
+    {
+        opts = opts.custom_inbox_prefix(essp_sync_proto::subjects::edge_inbox(tenant, school));
     }
     // `tls://` URLs make async-nats require TLS; say so explicitly.
     if nats.url.split(',').any(|u| u.trim_start().starts_with("tls://")) {
@@ -217,6 +224,7 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
             school_header: settings.tenancy.school_header.clone(),
             version: essp_http::web_admin::version(),
         },
+        edge_node: settings.mode == essp_config::Mode::Edge,
     })
 }
 
@@ -280,9 +288,11 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         ),
     ];
 
+    let sync = crate::edge_sync::prepare(&settings, role, &db, nats.clone()).await?;
     let readiness = {
         let mut r = readiness;
         r.push(("ssot", crate::ssot_sync::readiness(&settings, role)));
+        r.push(("sync", sync.readiness(&settings)));
         r
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -301,6 +311,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         metrics: install_metrics()?,
         readiness: Arc::new(readiness),
         ssot_sync: Some(Arc::new(crate::ssot_sync::Trigger(reconciler.clone()))),
+        edge_sync: sync.http_handle(),
     };
     let metrics_app = essp_http::metrics_router(state.clone());
     let app = essp_http::router(state);
@@ -343,6 +354,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         });
     }
     let ssot_tasks = crate::ssot_sync::spawn(role, &settings, db.clone(), nats.clone(), &reconciler, stop_rx.clone());
+    let sync_tasks = sync.spawn(db.clone(), stop_rx.clone());
     let nats_gauge = nats.clone().map(report_nats_connection);
     let housekeeping = crate::maintenance::spawn(
         crate::maintenance::Housekeeping {
@@ -381,7 +393,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     if let Some(t) = nats_gauge {
         t.abort();
     }
-    for t in ssot_tasks {
+    for t in ssot_tasks.into_iter().chain(sync_tasks) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
     }
     // The sealer finishes its last pass on the stop signal.

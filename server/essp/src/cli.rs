@@ -79,6 +79,16 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Edge sync: status, verification, a checkpoint now.
+    Sync {
+        #[command(subcommand)]
+        action: crate::sync_cli::SyncAction,
+    },
+    /// Edge box set-up: enrollment with central.
+    Edge {
+        #[command(subcommand)]
+        action: crate::sync_cli::EdgeAction,
+    },
     /// Demo data.
     Demo {
         #[command(subcommand)]
@@ -194,6 +204,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { action } => migrate(action).await,
+        Command::Sync { action } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            crate::sync_cli::sync(settings, action).await
+        }
+        Command::Edge { action } => {
+            let settings = settings()?;
+            crate::logging::init(&settings.log_level, crate::logging::Sink::Stderr);
+            crate::sync_cli::edge(settings, action).await
+        }
         Command::Config {
             action: ConfigAction::Check,
         } => {

@@ -6,6 +6,7 @@ mod backup;
 mod bootstrap;
 mod cli;
 mod demo;
+mod edge_sync;
 mod logging;
 mod maintenance;
 mod readiness;
@@ -13,6 +14,7 @@ mod role;
 mod security;
 mod sla_sweep;
 mod ssot_sync;
+mod sync_cli;
 
 use std::process::ExitCode;
 

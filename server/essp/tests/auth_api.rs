@@ -413,7 +413,16 @@ async fn key_rotation_is_picked_up_without_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_edge_keeps_validating_with_cached_keys() {
     let mut p = OidcProvider::start();
-    let s = start(Backend::Sqlite, &p, &[("ESSP_MODE", "edge")]).await;
+    let s = start(
+        Backend::Sqlite,
+        &p,
+        &[
+            ("ESSP_MODE", "edge"),
+            ("ESSP_TENANT_ID", "tenant-a"),
+            ("ESSP_SCHOOL_ID", "school-1"),
+        ],
+    )
+    .await;
     let token = p.token("tech").await;
     let list = |s: &Server, t: &str| call(s, t, Method::GET, "/v1/incidents", "school-1").send();
     assert_eq!(list(&s, &token).await.unwrap().status(), 200);

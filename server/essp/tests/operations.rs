@@ -282,7 +282,12 @@ async fn readiness_names_a_failing_required_dependency() {
     // An edge keeps serving its school offline: the link is only degraded.
     let s = Server::start_with(
         Backend::Sqlite,
-        &[("NATS_URL", "nats://127.0.0.1:1"), ("ESSP_MODE", "edge")],
+        &[
+            ("NATS_URL", "nats://127.0.0.1:1"),
+            ("ESSP_MODE", "edge"),
+            ("ESSP_TENANT_ID", "tenant-a"),
+            ("ESSP_SCHOOL_ID", "school-1"),
+        ],
     )
     .await;
     let r = s.http.get(s.url("/readyz")).send().await.unwrap();
@@ -290,6 +295,14 @@ async fn readiness_names_a_failing_required_dependency() {
     let body: Value = r.json().await.unwrap();
     assert!(
         body["checks"]["nats"].as_str().unwrap().starts_with("degraded"),
+        "{body}"
+    );
+    // So is its sync with central; a central node has no such line.
+    assert!(
+        body["checks"]["sync"]
+            .as_str()
+            .unwrap()
+            .starts_with("degraded: offline"),
         "{body}"
     );
 }

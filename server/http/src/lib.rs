@@ -24,6 +24,7 @@ pub mod shops;
 pub mod ssot;
 pub mod state;
 pub mod surveys;
+pub mod sync;
 pub mod telemetry;
 pub mod telemetry_events;
 pub mod tx;
@@ -45,8 +46,10 @@ use crate::routes::Routes;
 
 use crate::problem::{PROBLEM_JSON, problem_response};
 
-/// The IMS API, in one table.
-fn ims_routes() -> Routes {
+/// The IMS API, in one table. What central owns (SYNC.md) is grouped and
+/// marked `central_owned`: read-only on an edge node.
+fn ims_routes(config: &HttpConfig) -> Routes {
+    let edge = config.edge_node;
     Routes::new()
         .route("/v1/incidents", get(incidents::list).post(incidents::create))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::edit))
@@ -78,26 +81,40 @@ fn ims_routes() -> Routes {
             "/v1/work-orders/{id}/approvals/{approval_id}/decide",
             patch(workflow::decide_approval),
         )
-        .route("/v1/service-shops", get(shops::list_shops).post(shops::create_shop))
-        .route(
-            "/v1/service-shops/{id}",
-            get(shops::get_shop)
-                .patch(shops::update_shop)
-                .delete(shops::delete_shop),
+        .merge(
+            Routes::new()
+                .route("/v1/service-shops", get(shops::list_shops).post(shops::create_shop))
+                .route(
+                    "/v1/service-shops/{id}",
+                    get(shops::get_shop)
+                        .patch(shops::update_shop)
+                        .delete(shops::delete_shop),
+                )
+                .central_owned(edge, "service shops"),
         )
-        .route("/v1/service-staff", get(shops::list_staff).post(shops::create_staff))
-        .route("/v1/service-staff/stats", get(shops::staff_stats))
-        .route(
-            "/v1/service-staff/{id}",
-            get(shops::get_staff)
-                .patch(shops::update_staff)
-                .delete(shops::delete_staff),
+        .merge(
+            Routes::new()
+                .route("/v1/service-staff", get(shops::list_staff).post(shops::create_staff))
+                .route("/v1/service-staff/stats", get(shops::staff_stats))
+                .route(
+                    "/v1/service-staff/{id}",
+                    get(shops::get_staff)
+                        .patch(shops::update_staff)
+                        .delete(shops::delete_staff),
+                )
+                .central_owned(edge, "service staff"),
         )
         .route("/v1/telemetry/events", post(telemetry_events::ingest))
-        .route("/v1/inventory", get(inventory::list))
-        .route("/v1/inventory/upsert", post(inventory::upsert))
-        .route("/v1/inventory/low-stock", get(inventory::low_stock))
-        .route("/v1/inventory/ledger", get(inventory::ledger_entries))
+        .merge(
+            Routes::new()
+                .route("/v1/inventory", get(inventory::list))
+                .route("/v1/inventory/upsert", post(inventory::upsert))
+                .route("/v1/inventory/low-stock", get(inventory::low_stock))
+                .route("/v1/inventory/ledger", get(inventory::ledger_entries))
+                .central_owned(edge, "stock levels"),
+        )
+        // A work order's BOM is the edge's own work (reservations are
+        // commands central validates), so it stays writable there.
         .route("/v1/work-orders/{id}/bom", get(inventory::list_bom))
         .route("/v1/work-orders/{id}/bom/items", post(inventory::add_item))
         .route(
@@ -108,11 +125,15 @@ fn ims_routes() -> Routes {
             "/v1/work-orders/{id}/bom/items/{item_id}/release",
             patch(inventory::release),
         )
-        .route("/v1/schools/{id}/contacts", get(contacts::list).post(contacts::create))
-        .route("/v1/schools/{id}/contacts/primary", patch(contacts::set_primary))
-        .route(
-            "/v1/schools/{id}/contacts/{contact_id}",
-            patch(contacts::update).delete(contacts::delete),
+        .merge(
+            Routes::new()
+                .route("/v1/schools/{id}/contacts", get(contacts::list).post(contacts::create))
+                .route("/v1/schools/{id}/contacts/primary", patch(contacts::set_primary))
+                .route(
+                    "/v1/schools/{id}/contacts/{contact_id}",
+                    patch(contacts::update).delete(contacts::delete),
+                )
+                .central_owned(edge, "school contacts"),
         )
         .route("/v1/attachments", get(attachments::list).post(attachments::upload))
         .route("/v1/attachments/uploads", post(uploads::create))
@@ -120,40 +141,53 @@ fn ims_routes() -> Routes {
         .route("/v1/attachments/{id}/confirm", post(uploads::confirm))
         .route("/v1/attachments/{id}/content", get(attachments::content))
         .route("/v1/attachments/{id}/download-url", get(attachments::download_url))
-        .route(
-            "/v1/projects",
-            get(projects::list_projects).post(projects::create_project),
+        .merge(
+            Routes::new()
+                .route(
+                    "/v1/projects",
+                    get(projects::list_projects).post(projects::create_project),
+                )
+                .route("/v1/projects/{id}", get(projects::get_project))
+                .route(
+                    "/v1/projects/{id}/phases",
+                    get(projects::list_phases).post(projects::create_phase),
+                )
+                .route("/v1/phases/{id}/status", patch(projects::change_phase_status))
+                .route("/v1/phases/{id}/checklist", get(projects::checklist))
+                .route("/v1/phases/{id}/checklist/{item_id}", patch(projects::tick_item))
+                .route(
+                    "/v1/checklist-templates",
+                    get(projects::list_templates).post(projects::create_template),
+                )
+                .central_owned(edge, "projects, phases and checklists"),
         )
-        .route("/v1/projects/{id}", get(projects::get_project))
-        .route(
-            "/v1/projects/{id}/phases",
-            get(projects::list_phases).post(projects::create_phase),
-        )
-        .route("/v1/phases/{id}/status", patch(projects::change_phase_status))
-        .route("/v1/phases/{id}/checklist", get(projects::checklist))
-        .route("/v1/phases/{id}/checklist/{item_id}", patch(projects::tick_item))
-        .route(
-            "/v1/projects/{id}/surveys",
-            get(surveys::list_surveys).post(surveys::create_survey),
-        )
-        .route("/v1/surveys/{id}", get(surveys::get_survey))
-        .route("/v1/surveys/{id}/status", patch(surveys::change_survey_status))
-        .route("/v1/surveys/{id}/rooms", post(surveys::add_room))
-        .route("/v1/surveys/{id}/photos", post(surveys::add_photo))
-        .route("/v1/projects/{id}/boq", get(surveys::list_boq))
-        .route("/v1/projects/{id}/boq/items", post(surveys::add_boq_item))
-        .route(
-            "/v1/projects/{id}/boq/items/{item_id}/approval",
-            patch(surveys::approve_boq_item),
-        )
-        .route(
-            "/v1/checklist-templates",
-            get(projects::list_templates).post(projects::create_template),
+        .merge(
+            Routes::new()
+                .route(
+                    "/v1/projects/{id}/surveys",
+                    get(surveys::list_surveys).post(surveys::create_survey),
+                )
+                .route("/v1/surveys/{id}", get(surveys::get_survey))
+                .route("/v1/surveys/{id}/status", patch(surveys::change_survey_status))
+                .route("/v1/surveys/{id}/rooms", post(surveys::add_room))
+                .route("/v1/surveys/{id}/photos", post(surveys::add_photo))
+                .route("/v1/projects/{id}/boq", get(surveys::list_boq))
+                .route("/v1/projects/{id}/boq/items", post(surveys::add_boq_item))
+                .route(
+                    "/v1/projects/{id}/boq/items/{item_id}/approval",
+                    patch(surveys::approve_boq_item),
+                )
+                .central_owned(edge, "site surveys and bills of quantities"),
         )
         .route("/v1/audit-logs", get(audit_logs::list))
         .route("/v1/audit-logs/verify", get(audit_logs::verify))
         .route("/v1/audit-logs/{id}", get(audit_logs::get))
-        .merge(ssot::cache::routes())
+        .route("/v1/sync/edges", get(sync::list_edges))
+        .route("/v1/sync/conflicts", get(sync::list_conflicts))
+        .route("/v1/sync/rejections", get(sync::list_rejections))
+        .route("/v1/sync/status", get(sync::status))
+        .route("/v1/sync/now", post(sync::sync_now))
+        .merge(ssot::cache::routes().central_owned(edge, "SSOT snapshots"))
 }
 
 /// The OpenAPI parts of the IMS API, one per handler module.
@@ -172,6 +206,7 @@ fn ims_docs() -> Vec<utoipa::openapi::OpenApi> {
         projects::Doc::openapi(),
         surveys::Doc::openapi(),
         audit_logs::Doc::openapi(),
+        sync::Doc::openapi(),
         ssot::cache::Doc::openapi(),
     ]
 }
@@ -183,15 +218,16 @@ fn api_routes(config: &HttpConfig) -> (Routes, Routes) {
     let mut api = Routes::new().route("/v1/me", get(me::me));
     let mut bulk = Routes::new();
     if config.serve_ims {
-        api = api.merge(ims_routes());
+        api = api.merge(ims_routes(config));
         bulk = bulk
             .route("/v1/work-orders/bulk/status", post(work_orders::bulk_status))
             .route("/v1/work-orders/bulk/assignment", post(work_orders::bulk_assignment))
             .route("/v1/work-orders/bulk/approval", post(work_orders::bulk_approval));
     }
     if !config.ssot_domains.is_empty() {
-        api = api.merge(ssot::router(&config.ssot_domains));
-        bulk = bulk.merge(ssot::import_router(&config.ssot_domains));
+        const SSOT: &str = "schools, devices and parts (SSOT records)";
+        api = api.merge(ssot::router(&config.ssot_domains).central_owned(config.edge_node, SSOT));
+        bulk = bulk.merge(ssot::import_router(&config.ssot_domains).central_owned(config.edge_node, SSOT));
     }
     (api, bulk)
 }

@@ -35,6 +35,19 @@ impl Routes {
         self
     }
 
+    /// Makes these routes read-only on an edge node (`edge`): central owns
+    /// `what` (SYNC.md), so any write answers 403 and changes nothing.
+    pub fn central_owned(self, edge: bool, what: &'static str) -> Self {
+        if !edge {
+            return self;
+        }
+        self.map(|r| {
+            r.route_layer(axum::middleware::from_fn(move |req, next| {
+                crate::sync::refuse_central_owned_writes(what, req, next)
+            }))
+        })
+    }
+
     pub fn paths(&self) -> &[String] {
         &self.paths
     }

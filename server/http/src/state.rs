@@ -49,6 +49,8 @@ pub struct HttpConfig {
     pub ssot_domains: Vec<essp_domain::ssot::Domain>,
     /// The admin UI's settings; it is served with the IMS API.
     pub ui: crate::web_admin::UiSettings,
+    /// `ESSP_MODE=edge`: what central owns (SYNC.md) is read-only here.
+    pub edge_node: bool,
 }
 
 /// A dependency probed by `/readyz`.
@@ -81,4 +83,6 @@ pub struct AppState {
     /// Brings IMS's SSOT snapshots up to date on demand; `None` when no
     /// SSOT source is configured.
     pub ssot_sync: Option<Arc<dyn crate::ssot::cache::SnapshotSync>>,
+    /// This edge's link to central; `None` on central and standalone nodes.
+    pub edge_sync: Option<Arc<dyn crate::sync::EdgeSync>>,
 }

@@ -174,6 +174,7 @@ pub async fn append(
         ],
     )
     .await?;
+    crate::sync::capture(ex, "audit_logs", &entry.id).await?;
     Ok(entry)
 }
 

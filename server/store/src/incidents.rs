@@ -56,7 +56,7 @@ pub async fn insert(ex: &dyn Executor, i: &Incident) -> Result<()> {
         crate::value::json_of(&i.context)?,
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "incidents", i.id.as_str()).await
 }
 
 pub async fn get(ex: &dyn Executor, scope: &Scope, id: &Id) -> Result<Option<Incident>> {
@@ -136,8 +136,13 @@ pub async fn apply_status(
         change.from.as_str().into(),
         expected_version.into(),
     ];
-    let row = ex.fetch_optional(&sql, &params).await?;
-    row.as_ref().map(from_row).transpose()
+    let saved = ex
+        .fetch_optional(&sql, &params)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()?;
+    crate::sync::capture_saved(ex, "incidents", id.as_str(), saved).await
 }
 
 fn from_row(row: &Row) -> Result<Incident> {
@@ -192,11 +197,13 @@ pub async fn update_details(
         next.id.as_str().into(),
         expected_version.into(),
     ];
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "incidents", next.id.as_str(), saved).await
 }
 
 /// Marks up to `limit` open incidents whose SLA deadline has passed as
@@ -214,5 +221,9 @@ pub async fn breach_overdue(ex: &dyn Executor, now: DateTime<Utc>, limit: i64) -
          WHERE id IN ({OVERDUE}) AND sla_breached = FALSE RETURNING {COLUMNS}"
     );
     let rows = ex.fetch_all(&sql, &[now.into(), limit.into()]).await?;
-    rows.iter().map(from_row).collect()
+    let breached = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    for i in &breached {
+        crate::sync::capture(ex, "incidents", i.id.as_str()).await?;
+    }
+    Ok(breached)
 }

@@ -257,7 +257,7 @@ pub async fn insert_bom(ex: &dyn Executor, b: &BomItem) -> Result<()> {
         ],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "work_order_parts", b.id.as_str()).await
 }
 
 pub async fn get_bom(ex: &dyn Executor, scope: &Scope, wo: &str, id: &str) -> Result<Option<BomItem>> {
@@ -288,11 +288,13 @@ pub async fn save_bom(ex: &dyn Executor, scope: &Scope, expected_version: i64, b
         b.id.as_str().into(),
         expected_version.into(),
     ];
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(bom_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "work_order_parts", b.id.as_str(), saved).await
 }
 
 pub async fn list_bom(ex: &dyn Executor, scope: &Scope, wo: &str) -> Result<Vec<BomItem>> {

@@ -20,6 +20,7 @@ pub mod query;
 pub mod shops;
 pub mod ssot;
 pub mod ssot_snapshot;
+pub mod sync;
 pub mod value;
 pub mod work_orders;
 pub mod workflow;

@@ -70,7 +70,7 @@ pub async fn insert(ex: &dyn Executor, w: &WorkOrder) -> Result<()> {
         crate::value::json_of(&w.context)?,
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "work_orders", w.id.as_str()).await
 }
 
 pub async fn get(ex: &dyn Executor, scope: &Scope, id: &Id) -> Result<Option<WorkOrder>> {
@@ -105,11 +105,13 @@ pub async fn save(
         next.id.as_str().into(),
         expected_version.into(),
     ]);
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "work_orders", next.id.as_str(), saved).await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -192,7 +194,7 @@ pub async fn insert_rework(ex: &dyn Executor, scope: &Scope, e: &ReworkEntry) ->
         ],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "work_order_rework_history", &e.id).await
 }
 
 pub async fn rework_history(ex: &dyn Executor, scope: &Scope, work_order_id: &str) -> Result<Vec<ReworkEntry>> {

@@ -67,7 +67,7 @@ pub async fn insert_schedule(ex: &dyn Executor, s: &Schedule) -> Result<()> {
         s.created_at.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "work_order_schedules", s.id.as_str()).await
 }
 
 fn schedule_from_row(r: &Row) -> Result<Schedule> {
@@ -133,7 +133,7 @@ pub async fn insert_deliverable(ex: &dyn Executor, d: &Deliverable) -> Result<()
         d.version.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "work_order_deliverables", d.id.as_str()).await
 }
 
 /// A deliverable of the work order in the path — another work order's
@@ -179,11 +179,13 @@ pub async fn save_deliverable(
         d.id.as_str().into(),
         expected_version.into(),
     ];
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(deliverable_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "work_order_deliverables", d.id.as_str(), saved).await
 }
 
 fn deliverable_from_row(r: &Row) -> Result<Deliverable> {
@@ -255,7 +257,7 @@ pub async fn insert_approval(ex: &dyn Executor, a: &Approval) -> Result<()> {
         a.version.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "work_order_approvals", a.id.as_str()).await
 }
 
 pub async fn get_approval(ex: &dyn Executor, scope: &Scope, wo: &str, id: &str) -> Result<Option<Approval>> {
@@ -289,11 +291,13 @@ pub async fn decide_approval(ex: &dyn Executor, scope: &Scope, a: &Approval) -> 
         scope.school().into(),
         a.id.as_str().into(),
     ];
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(approval_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "work_order_approvals", a.id.as_str(), saved).await
 }
 
 pub async fn list_approvals(ex: &dyn Executor, scope: &Scope, wo: &str) -> Result<Vec<Approval>> {

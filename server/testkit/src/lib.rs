@@ -77,6 +77,20 @@ impl TestDb {
         }
     }
 
+    /// A new SQLite database holding a copy of the database file at `path`
+    /// (another box cloned from this one's disk).
+    pub async fn sqlite_copy_of(path: &std::path::Path) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("essp.db");
+        std::fs::copy(path, &copy).expect("copy the database file");
+        let db = LibsqlDatabase::open(&copy).await.expect("open sqlite");
+        TestDb {
+            db: Arc::new(db),
+            url: copy.display().to_string(),
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
     /// A fresh, empty database on the Postgres server behind `admin_url`.
     pub async fn postgres_on(admin_url: &str) -> TestDb {
         let admin_url = admin_url.to_owned();

@@ -153,6 +153,7 @@ on_both_engines!(
     steps_goto_and_force,
     failed_migration_leaves_dirty_and_blocks,
     concurrent_migrations_do_not_race,
+    replicated_tables_match_the_catalog,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,4 +163,110 @@ async fn both_engines_have_the_same_tables_and_columns() {
     let (a, b) = (schema(pg.db.as_ref()).await, schema(lite.db.as_ref()).await);
     assert!(a.len() > 1);
     assert_eq!(a, b, "schema parity between migrations/postgres and migrations/sqlite");
+}
+
+/// The Postgres `data_type` a catalog type is stored as.
+fn pg_types(ty: essp_store::SqlType) -> &'static [&'static str] {
+    use essp_store::SqlType;
+    match ty {
+        SqlType::Text => &["text", "character varying"],
+        SqlType::I64 => &["bigint", "integer", "smallint"],
+        SqlType::F64 => &["double precision", "numeric", "real"],
+        SqlType::Bool => &["boolean"],
+        SqlType::Timestamp => &["timestamp with time zone"],
+        SqlType::Json => &["jsonb", "json"],
+    }
+}
+
+/// The SQLite declared type a catalog type is stored as (no bool, timestamp
+/// or JSON there).
+fn sqlite_types(ty: essp_store::SqlType) -> &'static [&'static str] {
+    use essp_store::SqlType;
+    match ty {
+        SqlType::Text | SqlType::Timestamp | SqlType::Json => &["TEXT"],
+        SqlType::I64 | SqlType::Bool => &["INTEGER"],
+        SqlType::F64 => &["REAL"],
+    }
+}
+
+/// Every table edge↔central sync replicates has exactly the columns the
+/// catalog names (replicated or local-only): a column added by a migration
+/// without updating `essp_store::sync::catalog` fails here.
+async fn replicated_tables_match_the_catalog(backend: Backend) {
+    use std::collections::BTreeSet;
+
+    use essp_store::sync::catalog::TABLES;
+
+    let t = TestDb::migrated(backend).await;
+    let mut problems = Vec::new();
+    for table in TABLES {
+        let sql = match backend {
+            Backend::Postgres => format!(
+                "SELECT column_name::text AS name, data_type::text AS type FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{}' ORDER BY ordinal_position",
+                table.name
+            ),
+            Backend::Sqlite => format!(
+                "SELECT name, type FROM pragma_table_info('{}') ORDER BY cid",
+                table.name
+            ),
+        };
+        let real: Vec<(String, String)> =
+            t.db.fetch_all(&sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.text("name").unwrap(), r.text("type").unwrap()))
+                .collect();
+        if real.is_empty() {
+            problems.push(format!(
+                "{}: the catalog lists it but the schema has no such table",
+                table.name
+            ));
+            continue;
+        }
+        if table.columns.first().map(|c| c.name) != Some("id") {
+            problems.push(format!("{}: the catalog's first column must be `id`", table.name));
+        }
+
+        let real_names: BTreeSet<&str> = real.iter().map(|(n, _)| n.as_str()).collect();
+        let known: BTreeSet<&str> = table
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .chain(table.local_only.iter().copied())
+            .collect();
+        for c in real_names.difference(&known) {
+            problems.push(format!(
+                "{}.{c}: the column exists in the schema but not in the catalog \
+                 (add it to `columns` or `local_only` in server/store/src/sync/catalog.rs)",
+                table.name
+            ));
+        }
+        for c in known.difference(&real_names) {
+            problems.push(format!(
+                "{}.{c}: the catalog lists the column but the schema has no such column",
+                table.name
+            ));
+        }
+
+        for (name, ty) in &real {
+            let Some(col) = table.column(name) else { continue };
+            let allowed = match backend {
+                Backend::Postgres => pg_types(col.ty),
+                Backend::Sqlite => sqlite_types(col.ty),
+            };
+            if !allowed.contains(&ty.as_str()) {
+                problems.push(format!(
+                    "{}.{name}: the schema's type {ty:?} does not map to the catalog's {:?}",
+                    table.name, col.ty
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the sync catalog and the {backend:?} schema disagree:\n  {}",
+        problems.join("\n  ")
+    );
 }

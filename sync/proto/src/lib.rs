@@ -1,9 +1,15 @@
 //! The sync protocol's vocabulary, shared by edge and central: no I/O here.
 //!
-//! So far: the hybrid logical clock that orders replicated writes causally
-//! rather than by arrival (SYNC.md guarantee 4).
+//! The hybrid logical clock that orders replicated writes causally rather
+//! than by arrival (SYNC.md guarantee 4), the subjects, and the envelope,
+//! checkpoint and digest types.
 
+pub mod envelope;
 pub mod hlc;
 pub mod subjects;
 
+pub use envelope::{
+    Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION, Rejection,
+    RowChange, SnapshotPage, TableDigest,
+};
 pub use hlc::{ClockError, Hlc, HlcClock};

@@ -163,6 +163,7 @@ pub async fn seed(settings: &Settings, p: &Params) -> Result<Summary> {
             .handle(),
         readiness: Arc::new(vec![("redis", Readiness::Disabled)]),
         ssot_sync: None,
+        edge_sync: None,
     };
     let client = Client {
         app: essp_http::router(state),

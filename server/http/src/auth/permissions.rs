@@ -51,6 +51,8 @@ permissions! {
     SsotRead => "ssot:read",
     SsotWrite => "ssot:write",
     SsotSync => "ssot:sync",
+    SyncRead => "sync:read",
+    SyncAdmin => "sync:admin",
 }
 
 #[cfg(test)]

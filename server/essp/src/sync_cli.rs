@@ -1,0 +1,239 @@
+//! `essp sync …` and `essp edge …`: operating edge sync from a shell, on
+//! either side, alongside a running server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use essp_config::{Mode, Settings};
+use essp_store::Database;
+use essp_store::sync::{catalog, digest, edges};
+use essp_sync_engine::edge_link::EdgeLink;
+use essp_sync_engine::status::SharedStatus;
+use essp_sync_proto::CtlRequest;
+
+use crate::bootstrap;
+
+#[derive(Debug, Subcommand)]
+pub enum SyncAction {
+    /// Where sync stands: on an edge its outbox, positions and epoch; on
+    /// central every enrolled edge.
+    Status,
+    /// Compare this edge's rows with central's (per-table digests, then
+    /// the differing rows by id); exits non-zero when they differ.
+    Verify,
+    /// Report a checkpoint now (edge) or publish pending changes (central).
+    Now,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EdgeAction {
+    /// Enroll this box with central: copy the school's rows and start
+    /// streaming. Resumes an interrupted enrollment. `--renew` re-enrolls
+    /// a box already enrolled (a replaced box, a lost stream position).
+    Enroll {
+        #[arg(long)]
+        renew: bool,
+    },
+}
+
+async fn open(settings: &Settings) -> Result<Arc<dyn Database>> {
+    bootstrap::open_database(settings).await
+}
+
+/// The edge link of this box, for one-off requests.
+async fn edge_link(settings: &Settings, db: &Arc<dyn Database>) -> Result<EdgeLink> {
+    if settings.mode != Mode::Edge {
+        bail!("this is not an edge (ESSP_MODE=edge)");
+    }
+    let client = bootstrap::nats_client(settings)
+        .await?
+        .context("NATS_URL is not set: this edge cannot reach central")?;
+    Ok(EdgeLink {
+        db: db.clone(),
+        client,
+        this: edges::ThisEdge {
+            tenant_id: settings.tenant_id.clone().context("ESSP_TENANT_ID")?,
+            school_id: settings.school_id.clone().context("ESSP_SCHOOL_ID")?,
+        },
+        host: crate::edge_sync::host_id(settings),
+        status: SharedStatus::default(),
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        checkpoint_every: settings.sync_checkpoint_interval,
+    })
+}
+
+fn print(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub async fn sync(settings: Settings, action: SyncAction) -> Result<ExitCode> {
+    let db = open(&settings).await?;
+    let result = match (settings.mode, action) {
+        (Mode::Edge, SyncAction::Status) => edge_status(&settings, &db).await,
+        (Mode::Central, SyncAction::Status) => {
+            print(&edges::list_all(db.as_ref()).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        (Mode::Edge, SyncAction::Now) => {
+            let link = edge_link(&settings, &db).await?;
+            let reply = link.checkpoint(true, false).await?;
+            print(&reply)?;
+            Ok(if reply.status == "ok" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        (Mode::Central, SyncAction::Now) => {
+            let client = bootstrap::nats_client(&settings)
+                .await?
+                .context("NATS_URL is not set: nothing to publish to")?;
+            let js = async_nats::jetstream::new(client);
+            essp_sync_engine::central_link::ensure_streams(&js).await?;
+            let mut sent = 0;
+            loop {
+                let n = essp_sync_engine::central_link::publish_down_once(db.as_ref(), &js).await?;
+                if n == 0 {
+                    break;
+                }
+                sent += n;
+            }
+            println!("published {sent} change(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        (Mode::Edge, SyncAction::Verify) => verify(&settings, &db).await,
+        (Mode::Central, SyncAction::Verify) => verify_central(&db).await,
+    };
+    db.close().await;
+    result
+}
+
+async fn edge_status(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode> {
+    let d = db.as_ref();
+    let depth = essp_store::sync::outbox::depth(d).await?;
+    let tenant = settings.tenant_id.clone().unwrap_or_default();
+    let school = settings.school_id.clone().unwrap_or_default();
+    let counts = essp_store::sync::journal::counts(d, &tenant).await?;
+    let (conflicts, rejected) = counts.get(&school).copied().unwrap_or_default();
+    print(&serde_json::json!({
+        "tenantId": tenant,
+        "schoolId": school,
+        "epoch": essp_store::node_state::epoch(d).await?,
+        "enrolledEpoch": essp_store::node_state::get(d, edges::ENROLLED_EPOCH).await?.unwrap_or_default(),
+        "outboxDepth": depth.count,
+        "oldestPending": depth.oldest,
+        "lastSeq": depth.last_seq.max(edges::position(d, edges::UP_CONFIRMED).await?),
+        "confirmedSeq": edges::position(d, edges::UP_CONFIRMED).await?,
+        "downCursor": edges::position(d, edges::DOWN_CURSOR).await?,
+        "conflicts": conflicts,
+        "rejected": rejected,
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Edge: central's digests against ours; for each table that differs, the
+/// row hashes on both sides name the rows.
+async fn verify(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode> {
+    let link = edge_link(settings, db).await?;
+    let reply = link.checkpoint(false, true).await?;
+    if reply.status != "ok" {
+        bail!("central refused: {}", reply.message);
+    }
+    let (tenant, school) = (&link.this.tenant_id, &link.this.school_id);
+    let ours = digest::digests(db.as_ref(), tenant, school).await?;
+    let mut differing = 0;
+    for t in catalog::TABLES {
+        let (mine, theirs) = (ours.get(t.name), reply.digests.get(t.name));
+        if mine == theirs {
+            println!("{}: same ({} rows)", t.name, mine.map_or(0, |d| d.rows));
+            continue;
+        }
+        let central: std::collections::BTreeMap<String, String> = link
+            .request(&CtlRequest::RowHashes {
+                tenant_id: tenant.clone(),
+                school_id: school.clone(),
+                table: t.name.into(),
+            })
+            .await?;
+        let local = digest::row_hashes(db.as_ref(), t, tenant, school).await?;
+        let ids = digest::differing(&local, &central);
+        differing += ids.len();
+        println!(
+            "{}: DIFFERENT ({} rows here, {} at central); rows: {}",
+            t.name,
+            mine.map_or(0, |d| d.rows),
+            theirs.map_or(0, |d| d.rows),
+            ids.join(", ")
+        );
+    }
+    Ok(if differing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Central: each edge's last reported digests against central's rows.
+async fn verify_central(db: &Arc<dyn Database>) -> Result<ExitCode> {
+    let mut ok = true;
+    for e in edges::list_all(db.as_ref()).await? {
+        let reported: std::collections::BTreeMap<String, essp_sync_proto::TableDigest> = e
+            .checkpoint
+            .as_ref()
+            .and_then(|c| c.get("digests").cloned())
+            .and_then(|d| serde_json::from_value(d).ok())
+            .unwrap_or_default();
+        if reported.is_empty() {
+            println!("{}/{}: no digests reported yet", e.tenant_id, e.school_id);
+            continue;
+        }
+        let ours = digest::digests(db.as_ref(), &e.tenant_id, &e.school_id).await?;
+        let differ: Vec<&str> = catalog::TABLES
+            .iter()
+            .map(|t| t.name)
+            .filter(|t| ours.get(*t) != reported.get(*t))
+            .collect();
+        if differ.is_empty() {
+            println!("{}/{}: same as its last checkpoint", e.tenant_id, e.school_id);
+        } else {
+            ok = false;
+            println!(
+                "{}/{}: DIFFERENT from its last checkpoint in {} (run essp sync verify on the edge to name rows)",
+                e.tenant_id,
+                e.school_id,
+                differ.join(", ")
+            );
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub async fn edge(settings: Settings, action: EdgeAction) -> Result<ExitCode> {
+    let db = open(&settings).await?;
+    let result = async {
+        match action {
+            EdgeAction::Enroll { renew } => {
+                let link = edge_link(&settings, &db).await?;
+                let d = db.as_ref();
+                edges::set_this_edge(d, &link.this.tenant_id, &link.this.school_id).await?;
+                let epoch = essp_store::node_state::epoch(d).await?;
+                let enrolled = essp_store::node_state::get(d, edges::ENROLLED_EPOCH).await?;
+                if enrolled.as_deref() == Some(epoch.as_str()) && !renew {
+                    bail!("this box is already enrolled (epoch {epoch}); use --renew to enroll it again");
+                }
+                // A restore already minted a fresh epoch; only a box enrolled
+                // under its current one needs another.
+                let fresh = enrolled.as_deref() == Some(epoch.as_str());
+                let progress = link.enroll(fresh).await?;
+                print(&progress)?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    result
+}

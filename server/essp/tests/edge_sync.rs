@@ -1,0 +1,567 @@
+//! Edge ↔ central sync end to end (SYNC.md): a real central (`essp serve`
+//! on Postgres), real edges (`essp serve`, ESSP_MODE=edge, on SQLite) and a
+//! private nats-server each test may stop and restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, SCHOOL, Server, TENANT, expect, wait_until};
+use essp_testkit::PrivateNats;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Central on Postgres with the sync-worker (role `all`).
+async fn central(nats: &PrivateNats) -> Server {
+    Server::start_with(Backend::Postgres, &[("NATS_URL", &nats.url())]).await
+}
+
+/// The environment of the edge of `school`.
+fn edge_env(nats: &PrivateNats, school: &str) -> Vec<(String, String)> {
+    [
+        ("ESSP_MODE", "edge"),
+        ("ESSP_TENANT_ID", TENANT),
+        ("ESSP_SCHOOL_ID", school),
+        ("NATS_URL", nats.url().as_str()),
+        ("ESSP_SYNC_CHECKPOINT_INTERVAL", "1s"),
+        ("ESSP_EDGE_HOST_ID", &format!("box-of-{school}")),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The edge of `school` on SQLite, with `extra` environment.
+async fn edge_with(nats: &PrivateNats, school: &str, extra: &[(&str, &str)]) -> Server {
+    let mut env = edge_env(nats, school);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Server::start_with(Backend::Sqlite, &pairs(&env)).await
+}
+
+async fn edge(nats: &PrivateNats, school: &str) -> Server {
+    edge_with(nats, school, &[]).await
+}
+
+/// Runs an `essp` command as the edge (its database, its environment).
+fn edge_cli(edge: &Server, nats: &PrivateNats, school: &str, args: &[&str]) -> std::process::Output {
+    common::run_cli(edge.db(), args, &pairs(&edge_env(nats, school)))
+}
+
+/// `essp sync verify` on the edge: every table's digest equals central's.
+fn assert_converged(edge: &Server, nats: &PrivateNats, school: &str) {
+    let out = edge_cli(edge, nats, school, &["sync", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "edge and central differ:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("incidents: same"), "{stdout}");
+}
+
+/// A request as another school of the tenant.
+fn as_school(s: &Server, school: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+    s.http
+        .request(method, s.url(path))
+        .header("X-Tenant-ID", TENANT)
+        .header("X-School-ID", school)
+}
+
+/// Every incident id of `school` on `s`, following the cursor.
+async fn incident_ids(s: &Server, school: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/incidents?limit=200&cursor={c}"),
+            None => "/v1/incidents?limit=200".into(),
+        };
+        let page: Value = as_school(s, school, Method::GET, &path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Creates `n` incidents at `school` on `s`; returns their ids, sorted.
+async fn create_many(s: &Server, school: &str, n: usize, title: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let r = as_school(s, school, Method::POST, "/v1/incidents")
+            .json(&json!({"deviceId": format!("dev_{i}"), "title": format!("{title} {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    ids.sort();
+    ids
+}
+
+/// A PATCH that must succeed.
+async fn patch(s: &Server, path: &str, body: Value) -> Value {
+    expect(s, Method::PATCH, path, Some(body), 200).await
+}
+
+async fn get(s: &Server, path: &str) -> (u16, Value) {
+    let r = s.req(Method::GET, path).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until `path` on `s` answers 200 with `field` equal to `want`.
+async fn wait_field(s: &Server, path: &str, field: &str, want: &Value) -> Value {
+    let mut last = Value::Null;
+    wait_until(&format!("{path} {field} = {want}"), async || {
+        let (status, body) = get(s, path).await;
+        last = body.clone();
+        status == 200 && &body[field] == want
+    })
+    .await;
+    last
+}
+
+/// Waits until the edge's outbox is empty and everything it wrote is
+/// confirmed applied centrally.
+async fn wait_drained(edge: &Server) {
+    wait_until("the edge's changes confirmed by central", async || {
+        let (_, s) = get(edge, "/v1/sync/status").await;
+        s["state"] == "ok" && s["outboxDepth"] == 0 && s["confirmedSeq"] == s["lastSeq"]
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_writes_reach_central_and_central_edits_reach_the_edge() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+
+    // Written at the school: visible centrally, field for field.
+    let created = edge.new_incident().await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/incidents/{id}");
+    let at_central = wait_field(&central, &path, "id", &created["id"]).await;
+    for field in [
+        "title",
+        "deviceId",
+        "status",
+        "severity",
+        "slaDueAt",
+        "createdAt",
+        "reportedBy",
+    ] {
+        assert_eq!(at_central[field], created[field], "{field}");
+    }
+    wait_drained(&edge).await;
+
+    // Edited centrally: the edge sees it.
+    patch(&central, &format!("{path}/status"), json!({"status": "acknowledged"})).await;
+    wait_field(&edge, &path, "status", &json!("acknowledged")).await;
+
+    // Edited at the school again: central follows (the edge's clock now
+    // sorts after central's write it saw).
+    patch(&edge, &path, json!({"title": "Cracked screen, left hinge"})).await;
+    patch(&edge, &format!("{path}/status"), json!({"status": "in_progress"})).await;
+    let at_central = wait_field(&central, &path, "status", &json!("in_progress")).await;
+    assert_eq!(at_central["title"], "Cracked screen, left hinge");
+
+    // The audit trail of the school's writes arrived too, and central's
+    // fleet view shows the edge caught up.
+    let (_, audit) = get(&central, &format!("/v1/audit-logs?entityId={id}")).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.len() >= 4, "{audit}");
+    wait_drained(&edge).await;
+    let (status, fleet) = get(&central, "/v1/sync/edges").await;
+    assert_eq!(status, 200, "{fleet}");
+    let row = fleet["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["schoolId"] == SCHOOL)
+        .cloned()
+        .unwrap_or_else(|| panic!("no edge row: {fleet}"));
+    assert_eq!(row["lagChanges"], 0, "{row}");
+    assert_eq!(row["status"], "active", "{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_works_under_the_documented_per_school_nats_permissions() {
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/nats-edge-permissions.conf");
+    let nats = PrivateNats::start(&["-c", conf]);
+    let central = Server::start_with(
+        Backend::Postgres,
+        &[
+            ("NATS_URL", &nats.url()),
+            ("NATS_USER", "central"),
+            ("NATS_PASSWORD", "central-example-password"),
+        ],
+    )
+    .await;
+    let edge = edge_with(
+        &nats,
+        SCHOOL,
+        &[
+            ("NATS_USER", "edge-tenant-a-school-1"),
+            ("NATS_PASSWORD", "school-1-example-password"),
+        ],
+    )
+    .await;
+    let id = edge.new_incident_id().await;
+    let path = format!("/v1/incidents/{id}");
+    wait_field(&central, &path, "status", &json!("new")).await;
+    patch(&central, &format!("{path}/status"), json!({"status": "acknowledged"})).await;
+    wait_field(&edge, &path, "status", &json!("acknowledged")).await;
+    wait_drained(&edge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_killed_and_restarted_mid_stream_loses_and_doubles_nothing() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    let mut written = create_many(&edge, SCHOOL, 10, "before").await;
+    nats.stop();
+    // The school keeps working while the link is down.
+    written.extend(create_many(&edge, SCHOOL, 10, "offline").await);
+    let (_, ready) = get(&edge, "/readyz").await;
+    assert!(
+        ready["checks"]["sync"].as_str().unwrap().starts_with("degraded"),
+        "{ready}"
+    );
+    let r = central
+        .req(Method::PATCH, "/v1/incidents/none/status")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    nats.restart();
+    written.extend(create_many(&edge, SCHOOL, 10, "after").await);
+    written.sort();
+    wait_until("every write reached central", async || {
+        incident_ids(&central, SCHOOL).await.len() >= 30
+    })
+    .await;
+    wait_drained(&edge).await;
+    assert_eq!(incident_ids(&central, SCHOOL).await, written, "each write exactly once");
+    assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_incident_edited_on_both_sides_offline_converges_and_logs_the_loser() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    let id = edge.new_incident_id().await;
+    let path = format!("/v1/incidents/{id}");
+    wait_field(&central, &path, "id", &json!(id)).await;
+    wait_drained(&edge).await;
+
+    nats.stop();
+    // Different fields merge; the same field goes to the later write.
+    patch(&edge, &path, json!({"title": "edge title", "category": "hardware"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    patch(
+        &central,
+        &path,
+        json!({"title": "central title", "description": "seen by the county"}),
+    )
+    .await;
+    nats.restart();
+
+    let at_edge = wait_field(&edge, &path, "title", &json!("central title")).await;
+    assert_eq!(at_edge["description"], "seen by the county");
+    assert_eq!(at_edge["category"], "hardware");
+    let at_central = wait_field(&central, &path, "category", &json!("hardware")).await;
+    assert_eq!(at_central["title"], "central title");
+    wait_drained(&edge).await;
+    assert_converged(&edge, &nats, SCHOOL);
+
+    // The edge's title was not lost silently: both logs name it.
+    for node in [&central, &edge] {
+        let (status, log) = get(node, "/v1/sync/conflicts").await;
+        assert_eq!(status, 200, "{log}");
+        let hit = log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["rowId"] == json!(id) && c["field"] == "title")
+            .cloned()
+            .unwrap_or_else(|| panic!("no conflict for the title: {log}"));
+        assert_eq!(hit["lostValue"], "edge title", "{hit}");
+        assert_eq!(hit["keptValue"], "central title", "{hit}");
+    }
+}
+
+fn libfaketime() -> String {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("libfaketime is required (apt-get install faketime)")
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_clock_two_hours_ahead_never_wins_by_its_clock() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    nats.stop();
+    // The box's clock is two hours fast, and it starts offline.
+    let lib = libfaketime();
+    let edge = edge_with(
+        &nats,
+        SCHOOL,
+        &[("LD_PRELOAD", &lib), ("FAKETIME", "+2h"), ("DONT_FAKE_MONOTONIC", "1")],
+    )
+    .await;
+    let created = edge.new_incident().await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/incidents/{id}");
+    let stamped = chrono::DateTime::parse_from_rfc3339(created["createdAt"].as_str().unwrap()).unwrap();
+    assert!(
+        stamped > chrono::Utc::now() + chrono::Duration::minutes(100),
+        "faketime is not in effect: {stamped}"
+    );
+    nats.restart();
+    wait_field(&central, &path, "id", &json!(id)).await;
+    // Central quarantined the clock and said so.
+    let (_, log) = get(&central, "/v1/sync/conflicts").await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["rowId"] == json!(id) && c["reason"] == "clock_ahead"),
+        "{log}"
+    );
+    wait_drained(&edge).await;
+    // A central edit made now wins on both sides, though the edge's own
+    // clock says its write is two hours later.
+    patch(&central, &path, json!({"title": "fixed at the county"})).await;
+    wait_field(&edge, &path, "title", &json!("fixed at the county")).await;
+    // And the edge, now stamping with central's time, still edits normally.
+    patch(&edge, &path, json!({"title": "school follow-up"})).await;
+    wait_field(&central, &path, "title", &json!("school follow-up")).await;
+    wait_drained(&edge).await;
+    assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_sync_worker_killed_mid_stream_count_every_write_once() {
+    let nats = PrivateNats::start(&[]);
+    let mut central = central(&nats).await;
+    let mut edge = edge(&nats, SCHOOL).await;
+    let mut written = Vec::new();
+    for round in 0..3 {
+        // Writes race the publisher; kill -9 the edge while it sends…
+        written.extend(create_many(&edge, SCHOOL, 15, &format!("round {round}")).await);
+        edge = edge.restart().await;
+        // …and the sync-worker while it applies.
+        written.extend(create_many(&edge, SCHOOL, 15, &format!("round {round} b")).await);
+        central = central.restart().await;
+    }
+    written.sort();
+    wait_until("every write reached central", async || {
+        incident_ids(&central, SCHOOL).await.len() >= written.len()
+    })
+    .await;
+    wait_drained(&edge).await;
+    assert_eq!(incident_ids(&central, SCHOOL).await, written, "each write exactly once");
+    assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_old_backup_is_refused_until_reenrolled_and_nothing_is_lost() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let mut edge = edge(&nats, SCHOOL).await;
+    let early = create_many(&edge, SCHOOL, 3, "early").await;
+    wait_drained(&edge).await;
+    let backup = tempfile::tempdir().unwrap();
+    let file = backup.path().join("edge.db");
+    let out = edge_cli(&edge, &nats, SCHOOL, &["backup", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let late = create_many(&edge, SCHOOL, 3, "late").await;
+    wait_drained(&edge).await;
+
+    // The box dies; someone restores last week's backup onto it.
+    edge.child.kill().unwrap();
+    edge.child.wait().unwrap();
+    let out = edge_cli(&edge, &nats, SCHOOL, &["restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let edge = edge.restart().await;
+    wait_until("the restored edge says it must re-enroll", async || {
+        get(&edge, "/v1/sync/status").await.1["state"] == "reenroll"
+    })
+    .await;
+    // It works locally, but nothing it writes reaches central meanwhile…
+    let offline = create_many(&edge, SCHOOL, 1, "while refused").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(!incident_ids(&central, SCHOOL).await.contains(&offline[0]));
+    // …until an operator re-enrolls it: then the school's rows come back
+    // from central, its pending write goes up, and both sides agree.
+    let out = edge_cli(&edge, &nats, SCHOOL, &["edge", "enroll"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut all: Vec<String> = early.into_iter().chain(late).chain(offline).collect();
+    all.sort();
+    for _ in 0..200 {
+        if incident_ids(&central, SCHOOL).await == all && incident_ids(&edge, SCHOOL).await == all {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        incident_ids(&central, SCHOOL).await,
+        all,
+        "central; edge status {}",
+        get(&edge, "/v1/sync/status").await.1
+    );
+    assert_eq!(incident_ids(&edge, SCHOOL).await, all, "edge");
+    wait_drained(&edge).await;
+    assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_box_is_refused() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    edge.new_incident_id().await;
+    wait_drained(&edge).await;
+    // Copy the box's database to a second box (another machine id).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("essp.db");
+    let out = edge_cli(&edge, &nats, SCHOOL, &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let clone_db = essp_testkit::TestDb::sqlite_copy_of(&copy).await;
+    let mut env = edge_env(&nats, SCHOOL);
+    env.retain(|(k, _)| k != "ESSP_EDGE_HOST_ID");
+    env.push(("ESSP_EDGE_HOST_ID".into(), "the-clone".into()));
+    let clone = Server::start_on(clone_db, &pairs(&env)).await;
+    let id = clone.new_incident_id().await;
+    wait_until("central refuses the clone", async || {
+        get(&clone, "/v1/sync/status").await.1["state"] == "reenroll"
+    })
+    .await;
+    let (_, status) = get(&clone, "/v1/sync/status").await;
+    assert!(status["message"].as_str().unwrap().contains("clone"), "{status}");
+    assert!(!incident_ids(&central, SCHOOL).await.contains(&id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_trimmed_past_the_edge_cursor_forces_a_rebootstrap() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    let id = edge.new_incident_id().await;
+    let path = format!("/v1/incidents/{id}");
+    wait_field(&central, &path, "id", &json!(id)).await;
+    wait_drained(&edge).await;
+    // The edge goes offline; central changes the school's incident and the
+    // stream then loses those changes (retention ran out).
+    let mut edge = edge;
+    edge.child.kill().unwrap();
+    edge.child.wait().unwrap();
+    patch(&central, &format!("{path}/status"), json!({"status": "acknowledged"})).await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    wait_until("central published the change", async || {
+        let mut s = js.get_stream("ESSP_SYNC_DOWN").await.unwrap();
+        s.info().await.unwrap().state.messages > 0
+    })
+    .await;
+    js.get_stream("ESSP_SYNC_DOWN").await.unwrap().purge().await.unwrap();
+    nats.restart();
+
+    let edge = edge.restart().await;
+    wait_until("the edge reports it must re-bootstrap", async || {
+        get(&edge, "/v1/sync/status").await.1["state"] == "rebootstrap"
+    })
+    .await;
+    // It never skipped silently past the gap.
+    assert_eq!(get(&edge, &path).await.1["status"], "new");
+    let out = edge_cli(&edge, &nats, SCHOOL, &["edge", "enroll", "--renew"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_field(&edge, &path, "status", &json!("acknowledged")).await;
+    assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_edges_sync_at_once_and_each_sees_only_its_school() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let schools = ["school-1", "school-2", "school-3"];
+    let mut edges = Vec::new();
+    for s in schools {
+        edges.push(edge(&nats, s).await);
+    }
+    let writes = futures::future::join_all(edges.iter().zip(schools).map(|(e, s)| create_many(e, s, 12, s))).await;
+    for ((e, s), ids) in edges.iter().zip(schools).zip(&writes) {
+        wait_until("the school's writes reached central", async || {
+            incident_ids(&central, s).await == *ids
+        })
+        .await;
+        wait_drained(e).await;
+        // A central edit of this school reaches its edge only.
+        let path = format!("/v1/incidents/{}", ids[0]);
+        let r = as_school(&central, s, Method::PATCH, &format!("{path}/status"))
+            .json(&json!({"status": "acknowledged"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    for ((e, s), ids) in edges.iter().zip(schools).zip(&writes) {
+        let path = format!("/v1/incidents/{}", ids[0]);
+        wait_until("the central edit reached the school", async || {
+            as_school(e, s, Method::GET, &path)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["status"]
+                == "acknowledged"
+        })
+        .await;
+        assert_eq!(
+            incident_ids(e, s).await,
+            *ids,
+            "an edge holds its own school's incidents only"
+        );
+        for other in schools.iter().filter(|o| *o != &s) {
+            assert!(incident_ids(e, other).await.is_empty(), "{s} holds rows of {other}");
+        }
+        assert_converged(e, &nats, s);
+    }
+}

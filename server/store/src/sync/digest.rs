@@ -1,0 +1,100 @@
+//! Per-table digests of one school's replicated rows (SYNC.md guarantee 3):
+//! a row count and an order-independent hash, equal on both sides exactly
+//! when they hold the same rows; and per-row hashes to name the rows that
+//! differ.
+
+use std::collections::BTreeMap;
+
+use essp_sync_proto::TableDigest;
+use sha2::{Digest, Sha256};
+
+use super::catalog::{self, Table};
+use super::row;
+use crate::error::Result;
+use crate::executor::Executor;
+
+/// JSON text with object keys sorted at every depth, whatever order the
+/// document was built in.
+fn canonical(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let body: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", serde_json::Value::String(k.clone()), canonical(&m[k])))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn row_hash(image: &essp_sync_proto::envelope::Fields) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (k, v) in image {
+        let v = canonical(v);
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v.as_bytes());
+    }
+    h.finalize().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Each row's hash, by id.
+pub async fn row_hashes(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<BTreeMap<String, String>> {
+    Ok(row::read_scope(ex, t, tenant, school)
+        .await?
+        .iter()
+        .map(|img| {
+            let id = img.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            (id, hex(&row_hash(img)))
+        })
+        .collect())
+}
+
+/// One table's digest: the wrapping sum of every row hash's first 16
+/// bytes, so the order rows are read in does not matter.
+pub async fn table_digest(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<TableDigest> {
+    let rows = row::read_scope(ex, t, tenant, school).await?;
+    let mut sum: u128 = 0;
+    for img in &rows {
+        let h = row_hash(img);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&h[..16]);
+        sum = sum.wrapping_add(u128::from_be_bytes(first));
+    }
+    Ok(TableDigest {
+        rows: rows.len() as i64,
+        hash: format!("{sum:032x}"),
+    })
+}
+
+/// Every replicated table's digest for one school.
+pub async fn digests(ex: &dyn Executor, tenant: &str, school: &str) -> Result<BTreeMap<String, TableDigest>> {
+    let mut out = BTreeMap::new();
+    for t in catalog::TABLES {
+        out.insert(t.name.to_owned(), table_digest(ex, t, tenant, school).await?);
+    }
+    Ok(out)
+}
+
+/// The ids whose rows differ between two sets of row hashes (missing on
+/// either side counts as differing).
+pub fn differing(ours: &BTreeMap<String, String>, theirs: &BTreeMap<String, String>) -> Vec<String> {
+    let mut ids: Vec<String> = ours
+        .iter()
+        .filter(|(id, h)| theirs.get(*id) != Some(*h))
+        .map(|(id, _)| id.clone())
+        .chain(theirs.keys().filter(|id| !ours.contains_key(*id)).cloned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}

@@ -1,0 +1,211 @@
+//! A replicated row as canonical JSON, the same on both engines: what
+//! capture diffs, envelopes carry, merges compare and digests hash.
+
+use essp_sync_proto::envelope::{Clocks, Fields};
+
+use super::catalog::{Column, Table};
+use crate::error::{Result, StoreError};
+use crate::executor::Executor;
+use crate::value::{SqlType, Value, sqlite_timestamp};
+
+/// One column's stored value as canonical JSON: timestamps as fixed-width
+/// RFC 3339 UTC text, booleans as booleans (SQLite stores 0/1), JSON
+/// documents as documents (SQLite stores text).
+pub fn to_json(col: &Column, v: &Value) -> Result<serde_json::Value> {
+    use serde_json::Value as J;
+    let bad = || StoreError::decode(col.name, format!("unexpected {v:?} for a {:?} column", col.ty));
+    Ok(match (col.ty, v) {
+        (_, Value::Null(_)) => J::Null,
+        (SqlType::Text, Value::Text(s)) => J::String(s.clone()),
+        (SqlType::I64, Value::I64(n)) => J::from(*n),
+        (SqlType::F64, Value::F64(n)) => J::from(*n),
+        (SqlType::F64, Value::I64(n)) => J::from(*n as f64),
+        (SqlType::Bool, Value::Bool(b)) => J::Bool(*b),
+        (SqlType::Bool, Value::I64(n)) => J::Bool(*n != 0),
+        (SqlType::Timestamp, Value::Timestamp(t)) => J::String(sqlite_timestamp(t)),
+        (SqlType::Timestamp, Value::Text(_)) => {
+            let row = crate::value::Row::new(vec![col.name.to_owned()].into(), vec![v.clone()]);
+            J::String(sqlite_timestamp(&row.timestamp(col.name)?))
+        }
+        (SqlType::Json, Value::Json(j)) => j.clone(),
+        (SqlType::Json, Value::Text(s)) => {
+            serde_json::from_str(s).map_err(|e| StoreError::decode(col.name, e.to_string()))?
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// A canonical JSON value back to a bind parameter of its column's type.
+pub fn to_param(col: &Column, v: &serde_json::Value) -> Result<Value> {
+    use serde_json::Value as J;
+    let bad = || StoreError::InvalidValue(format!("field {} is not a valid {:?}: {v}", col.name, col.ty));
+    Ok(match (col.ty, v) {
+        (ty, J::Null) => Value::Null(ty),
+        (SqlType::Text, J::String(s)) => Value::Text(s.clone()),
+        (SqlType::I64, J::Number(n)) => Value::I64(n.as_i64().ok_or_else(bad)?),
+        (SqlType::F64, J::Number(n)) => Value::F64(n.as_f64().ok_or_else(bad)?),
+        (SqlType::Bool, J::Bool(b)) => Value::Bool(*b),
+        (SqlType::Timestamp, J::String(s)) => Value::Timestamp(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| bad())?
+                .with_timezone(&chrono::Utc),
+        ),
+        (SqlType::Json, j) => Value::Json(j.clone()),
+        _ => return Err(bad()),
+    })
+}
+
+fn select_list(table: &Table) -> String {
+    table.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The row's replicated columns as they are now; `None` when it does not exist.
+pub async fn read(ex: &dyn Executor, table: &Table, id: &str) -> Result<Option<Fields>> {
+    let sql = format!("SELECT {} FROM {} WHERE id = $1", select_list(table), table.name);
+    let Some(row) = ex.fetch_optional(&sql, &[id.into()]).await? else {
+        return Ok(None);
+    };
+    image_of(table, &row).map(Some)
+}
+
+/// Every replicated column of one fetched row.
+pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
+    table
+        .columns
+        .iter()
+        .zip(row.values())
+        .map(|(c, v)| Ok((c.name.to_owned(), to_json(c, v)?)))
+        .collect()
+}
+
+/// Every replicated row of a table in one school, ordered by id.
+pub async fn read_scope(ex: &dyn Executor, table: &Table, tenant: &str, school: &str) -> Result<Vec<Fields>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND school_id = $2 ORDER BY id",
+        select_list(table),
+        table.name
+    );
+    ex.fetch_all(&sql, &[tenant.into(), school.into()])
+        .await?
+        .iter()
+        .map(|r| image_of(table, r))
+        .collect()
+}
+
+/// Up to `limit` replicated rows of a table in one school with ids after
+/// `after`, ordered by id (a snapshot page).
+pub async fn read_page(
+    ex: &dyn Executor,
+    table: &Table,
+    tenant: &str,
+    school: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Fields>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND school_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        select_list(table),
+        table.name
+    );
+    ex.fetch_all(&sql, &[tenant.into(), school.into(), after.into(), limit.into()])
+        .await?
+        .iter()
+        .map(|r| image_of(table, r))
+        .collect()
+}
+
+/// Inserts a whole row (every replicated column the image holds).
+pub async fn insert(ex: &dyn Executor, table: &Table, image: &Fields) -> Result<()> {
+    let mut names = Vec::new();
+    let mut params = Vec::new();
+    for col in table.columns {
+        if let Some(v) = image.get(col.name) {
+            names.push(col.name);
+            params.push(to_param(col, v)?);
+        }
+    }
+    let marks: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+        table.name,
+        names.join(", "),
+        marks.join(", ")
+    );
+    ex.execute(&sql, &params).await?;
+    Ok(())
+}
+
+/// Sets some columns of an existing row.
+pub async fn update(ex: &dyn Executor, table: &Table, id: &str, set: &Fields) -> Result<()> {
+    if set.is_empty() {
+        return Ok(());
+    }
+    let mut assigns = Vec::new();
+    let mut params = Vec::new();
+    for (name, v) in set {
+        let col = table
+            .column(name)
+            .ok_or_else(|| StoreError::InvalidValue(format!("{} has no replicated column {name}", table.name)))?;
+        params.push(to_param(col, v)?);
+        assigns.push(format!("{name} = ${}", params.len()));
+    }
+    if table.local_only.contains(&"version") {
+        assigns.push("version = version + 1".into());
+    }
+    params.push(id.into());
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = ${}",
+        table.name,
+        assigns.join(", "),
+        params.len()
+    );
+    ex.execute(&sql, &params).await?;
+    Ok(())
+}
+
+/// The sync bookkeeping of one row: its last image and field clocks.
+#[derive(Debug, Clone, Default)]
+pub struct Tracked {
+    pub image: Fields,
+    pub clocks: Clocks,
+}
+
+pub async fn tracked(ex: &dyn Executor, table: &str, id: &str) -> Result<Option<Tracked>> {
+    let Some(r) = ex
+        .fetch_optional(
+            "SELECT image, clocks FROM sync_rows WHERE table_name = $1 AND row_id = $2",
+            &[table.into(), id.into()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let parse = |col: &str| -> Result<serde_json::Value> { r.json(col) };
+    Ok(Some(Tracked {
+        image: serde_json::from_value(parse("image")?).map_err(|e| StoreError::decode("image", e.to_string()))?,
+        clocks: serde_json::from_value(parse("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?,
+    }))
+}
+
+pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {
+    let scope = |f: &str| t.image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    ex.execute(
+        "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (table_name, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
+        &[
+            table.name.into(),
+            id.into(),
+            scope("tenant_id").into(),
+            scope("school_id").into(),
+            json_text(&t.image)?.into(),
+            json_text(&t.clocks)?.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A value as JSON text.
+pub fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(format!("cannot encode JSON: {e}")))
+}

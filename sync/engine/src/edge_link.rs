@@ -1,0 +1,456 @@
+//! An edge's side of sync: publishes its outbox on `up`, reports
+//! checkpoints on `ctl` (central's reply confirms what it applied, so the
+//! outbox is trimmed only then), and applies central's `down` stream with
+//! its cursor in the same SQLite transaction.
+//!
+//! Everything here tolerates the link being down for days: the outbox and
+//! the cursor live in the database, and every loop starts again from them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer};
+use essp_store::Database;
+use essp_store::sync::edges::{self, ThisEdge};
+use essp_store::sync::{digest, journal, outbox};
+use essp_sync_proto::{
+    Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION, SnapshotPage,
+    subjects,
+};
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::central_link::spawn_loop;
+use crate::status::SharedStatus;
+use crate::{SyncError, edge_apply, nats_err};
+
+/// Changes per `up` envelope.
+const UP_BATCH: i64 = 500;
+/// Envelopes applied per SQLite transaction on the way down.
+const DOWN_BATCH: usize = 64;
+/// How long an envelope may stay unconfirmed before it is sent again.
+const RESEND_AFTER: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Rows per snapshot page (one NATS request each).
+const SNAPSHOT_PAGE: u32 = 500;
+
+/// How far an enrollment got (stored, so an interrupted one resumes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollProgress {
+    pub epoch: String,
+    pub down_seq: u64,
+    pub tables: Vec<String>,
+    /// Index into `tables` of the table being copied.
+    pub table: usize,
+    /// The last row id copied of that table.
+    pub after: String,
+    pub rows: u64,
+}
+
+/// Everything an edge's sync loops need.
+#[derive(Clone)]
+pub struct EdgeLink {
+    pub db: Arc<dyn Database>,
+    pub client: async_nats::Client,
+    pub this: ThisEdge,
+    /// This box's identity (machine id): central refuses a clone.
+    pub host: String,
+    pub status: SharedStatus,
+    pub app_version: String,
+    /// How often a checkpoint is sent when nothing else prompts one.
+    pub checkpoint_every: Duration,
+}
+
+impl EdgeLink {
+    /// Starts the up/checkpoint loop and the down loop.
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let up = self.clone();
+        let down = self;
+        let (s1, s2) = (stop.clone(), stop.clone());
+        vec![
+            spawn_loop("edge up", stop.clone(), move || up.clone().run_up(s1.clone())),
+            spawn_loop("edge down", stop, move || down.clone().run_down(s2.clone())),
+        ]
+    }
+
+    async fn run_up(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {
+        if !self.wait_enrolled(&mut stop, true).await? {
+            return Ok(());
+        }
+        let js = jetstream::new(self.client.clone());
+        let mut next = edges::position(self.db.as_ref(), edges::UP_CONFIRMED).await? + 1;
+        let mut last_publish: Option<Instant> = None;
+        let mut last_checkpoint: Option<Instant> = None;
+        let mut refused = false;
+        loop {
+            let mut published = 0;
+            if !refused {
+                let pending = outbox::pending(self.db.as_ref(), next - 1, UP_BATCH).await?;
+                if let Some(env) = self.envelope(&pending).await? {
+                    self.publish(&js, &env).await?;
+                    next = env.last_seq + 1;
+                    published = env.changes.len();
+                    last_publish = Some(Instant::now());
+                }
+            }
+            let periodic = last_checkpoint.is_none_or(|t| t.elapsed() >= self.checkpoint_every);
+            let unconfirmed = next - 1 > self.status.get().confirmed_seq;
+            // After a catch-up (a short batch), and while changes wait for
+            // confirmation, ask central where it is.
+            let catch_up = published > 0 && published < UP_BATCH as usize;
+            if periodic || catch_up || (unconfirmed && published == 0) {
+                let reply = self.checkpoint(periodic, false).await?;
+                last_checkpoint = Some(Instant::now());
+                refused = reply.status == "reenroll";
+                if !refused && reply.applied_seq < next - 1 && last_publish.is_none_or(|t| t.elapsed() >= RESEND_AFTER)
+                {
+                    // Central lost or refused to order something: resend
+                    // from the first change it does not have.
+                    next = reply.applied_seq + 1;
+                }
+            }
+            if published == 0 {
+                let pause = if unconfirmed {
+                    Duration::from_millis(250)
+                } else {
+                    Duration::from_millis(100)
+                };
+                if crate::sleep_or_stop(&mut stop, pause).await {
+                    return Ok(());
+                }
+            } else if *stop.borrow() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn envelope(&self, pending: &[outbox::Pending]) -> Result<Option<Envelope>, SyncError> {
+        let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+            return Ok(None);
+        };
+        Ok(Some(Envelope {
+            version: PROTOCOL_VERSION,
+            tenant_id: self.this.tenant_id.clone(),
+            school_id: self.this.school_id.clone(),
+            node: self.this.school_id.clone(),
+            epoch: essp_store::node_state::epoch(self.db.as_ref()).await?,
+            host: self.host.clone(),
+            first_seq: first.change.seq,
+            last_seq: last.change.seq,
+            changes: pending.iter().map(|p| p.change.clone()).collect(),
+        }))
+    }
+
+    async fn publish(&self, js: &jetstream::Context, env: &Envelope) -> Result<(), SyncError> {
+        let payload = serde_json::to_vec(env).map_err(|e| SyncError::Other(e.to_string()))?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", env.msg_id().as_str());
+        let subject = subjects::up(&self.this.tenant_id, &self.this.school_id);
+        let ack = js
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+            .map_err(nats_err)?;
+        tokio::time::timeout(REQUEST_TIMEOUT, ack)
+            .await
+            .map_err(|_| SyncError::Nats("no acknowledgement from JetStream".into()))?
+            .map_err(nats_err)?;
+        metrics::counter!("essp_sync_changes_published_total", "direction" => "up").increment(env.changes.len() as u64);
+        Ok(())
+    }
+
+    /// Waits until this box is enrolled under its current epoch; the first
+    /// enrollment of a fresh box happens here (when `enroll` is set).
+    /// After a restore the epoch changed and an operator must re-enroll:
+    /// the box keeps working locally and says so. False when stopped.
+    async fn wait_enrolled(&self, stop: &mut watch::Receiver<bool>, enroll: bool) -> Result<bool, SyncError> {
+        loop {
+            let db = self.db.as_ref();
+            let epoch = essp_store::node_state::epoch(db).await?;
+            let enrolled = essp_store::node_state::get(db, edges::ENROLLED_EPOCH)
+                .await?
+                .filter(|e| !e.is_empty());
+            match enrolled {
+                Some(e) if e == epoch => return Ok(true),
+                None if enroll => {
+                    self.enroll(false).await?;
+                    return Ok(true);
+                }
+                Some(_) if enroll => self.status.update(|s| {
+                    s.state = "reenroll".into();
+                    s.message = "this box's database was restored from a backup (its sync epoch changed); \
+                                 it keeps working locally but does not sync until re-enrolled: essp edge enroll"
+                        .into();
+                }),
+                _ => {}
+            }
+            if crate::sleep_or_stop(stop, Duration::from_secs(1)).await {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Enrolls this box with central: central records the epoch, then the
+    /// school's rows are copied page by page (each page with the progress
+    /// marker, so an interrupted enrollment resumes), and finally the down
+    /// cursor is set to the position the copy is consistent with. `renew`
+    /// mints a new epoch first (re-enrollment of a restored or replaced box).
+    pub async fn enroll(&self, renew: bool) -> Result<EnrollProgress, SyncError> {
+        let db = self.db.as_ref();
+        let saved = essp_store::node_state::get(db, edges::ENROLLING)
+            .await?
+            .and_then(|t| serde_json::from_str::<EnrollProgress>(&t).ok());
+        let epoch = essp_store::node_state::epoch(db).await?;
+        let mut progress = match saved {
+            Some(p) if !renew && p.epoch == epoch => p,
+            _ => {
+                let epoch = if renew {
+                    essp_store::node_state::mint_epoch(db).await?
+                } else {
+                    epoch
+                };
+                let req = EnrollRequest {
+                    tenant_id: self.this.tenant_id.clone(),
+                    school_id: self.this.school_id.clone(),
+                    epoch: epoch.clone(),
+                    host: self.host.clone(),
+                    confirmed_seq: edges::position(db, edges::UP_CONFIRMED).await?,
+                };
+                let reply: EnrollReply = self.request(&CtlRequest::Enroll(req)).await?;
+                if reply.status != "ok" {
+                    return Err(SyncError::Other(format!(
+                        "central refused the enrollment: {}",
+                        reply.message
+                    )));
+                }
+                EnrollProgress {
+                    epoch,
+                    down_seq: reply.down_seq,
+                    tables: reply.tables,
+                    table: 0,
+                    after: String::new(),
+                    rows: 0,
+                }
+            }
+        };
+        while let Some(table) = progress.tables.get(progress.table).cloned() {
+            let page: SnapshotPage = self
+                .request(&CtlRequest::SnapshotPage {
+                    tenant_id: self.this.tenant_id.clone(),
+                    school_id: self.this.school_id.clone(),
+                    table,
+                    after_id: progress.after.clone(),
+                    limit: SNAPSHOT_PAGE,
+                })
+                .await?;
+            match &page.next_after {
+                Some(after) => progress.after = after.clone(),
+                None => {
+                    progress.table += 1;
+                    progress.after.clear();
+                }
+            }
+            progress.rows += page.rows.len() as u64;
+            let marker = serde_json::to_string(&progress).map_err(|e| SyncError::Other(e.to_string()))?;
+            edge_apply::apply_snapshot_page(db, &self.this, &page, &marker).await?;
+        }
+        edge_apply::finish_enrollment(db, &progress.epoch, progress.down_seq).await?;
+        tracing::info!(epoch = %progress.epoch, rows = progress.rows, down_seq = progress.down_seq, "enrolled with central");
+        self.status.update(|s| {
+            s.state = "ok".into();
+            s.message.clear();
+        });
+        Ok(progress)
+    }
+
+    /// This edge's checkpoint as of now.
+    pub async fn current_checkpoint(&self, with_digests: bool, verify: bool) -> Result<Checkpoint, SyncError> {
+        let db = self.db.as_ref();
+        let depth = outbox::depth(db).await?;
+        let confirmed = edges::position(db, edges::UP_CONFIRMED).await?;
+        let schema_version = essp_store::migrate::Migrator::embedded(db)?
+            .version()
+            .await?
+            .map_or(0, |v| v.version);
+        let now = essp_domain::now();
+        Ok(Checkpoint {
+            version: PROTOCOL_VERSION,
+            tenant_id: self.this.tenant_id.clone(),
+            school_id: self.this.school_id.clone(),
+            epoch: essp_store::node_state::epoch(db).await?,
+            host: self.host.clone(),
+            app_version: self.app_version.clone(),
+            schema_version,
+            clock: now.to_rfc3339(),
+            outbox_depth: depth.count,
+            outbox_age_seconds: depth.oldest.map_or(0, |t| (now - t).num_seconds().max(0)),
+            last_seq: depth.last_seq.max(confirmed),
+            confirmed_seq: confirmed,
+            down_cursor: u64::try_from(edges::position(db, edges::DOWN_CURSOR).await?).unwrap_or_default(),
+            digests: if with_digests || verify {
+                digest::digests(db, &self.this.tenant_id, &self.this.school_id).await?
+            } else {
+                Default::default()
+            },
+            verify,
+        })
+    }
+
+    /// Sends a checkpoint, applies what central answers (trim, rejections)
+    /// and returns the answer.
+    pub async fn checkpoint(&self, with_digests: bool, verify: bool) -> Result<CheckpointReply, SyncError> {
+        let cp = self.current_checkpoint(with_digests, verify).await?;
+        let reply: CheckpointReply = match self.request(&CtlRequest::Checkpoint(cp.clone())).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.status.update(|s| {
+                    s.state = "offline".into();
+                    s.message = e.to_string();
+                    s.outbox_depth = cp.outbox_depth;
+                    s.last_seq = cp.last_seq;
+                });
+                return Err(e);
+            }
+        };
+        let db = self.db.as_ref();
+        if reply.clock_ms > 0 {
+            self.learn_clock(reply.clock_ms).await?;
+        }
+        if reply.status == "ok" {
+            for r in &reply.rejections {
+                journal::reject(db, &cp.tenant_id, &cp.school_id, &cp.epoch, r).await?;
+            }
+            if reply.applied_seq > cp.confirmed_seq {
+                outbox::trim(db, reply.applied_seq).await?;
+                edges::set_position(db, edges::UP_CONFIRMED, reply.applied_seq).await?;
+            }
+        }
+        let depth = outbox::depth(db).await?;
+        let cursor = edges::position(db, edges::DOWN_CURSOR).await?;
+        let lost = reply.status == "ok" && reply.down_first_seq > u64::try_from(cursor).unwrap_or_default() + 1;
+        self.status.update(|s| {
+            if lost {
+                s.state = "rebootstrap".into();
+                s.message = format!(
+                    "central's change stream now starts at {} but this edge has applied only up to {cursor}: \
+                     changes in between are gone. Re-bootstrap it: essp edge enroll --renew",
+                    reply.down_first_seq
+                );
+            } else {
+                s.state = reply.status.clone();
+                s.message = reply.message.clone();
+            }
+            s.last_contact = Some(chrono::Utc::now());
+            s.confirmed_seq = reply.applied_seq.max(cp.confirmed_seq);
+            s.last_seq = cp.last_seq;
+            s.outbox_depth = depth.count;
+            s.down_cursor = i64::try_from(cp.down_cursor).unwrap_or_default();
+        });
+        metrics::gauge!("essp_sync_outbox_depth").set(depth.count as f64);
+        Ok(reply)
+    }
+
+    /// Stamps this edge's writes with central's time when its own clock
+    /// runs ahead by more than a few seconds (a box whose clock is wrong
+    /// would otherwise win every merge until real time caught up).
+    async fn learn_clock(&self, central_ms: u64) -> Result<(), SyncError> {
+        const TOLERANCE_MS: u64 = 5_000;
+        let local = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+        let ahead = local.saturating_sub(central_ms);
+        let offset = if ahead > TOLERANCE_MS { ahead } else { 0 };
+        let db = self.db.as_ref();
+        let known = essp_store::node_state::get(db, edges::CLOCK_OFFSET).await?;
+        let known: u64 = known.and_then(|v| v.parse().ok()).unwrap_or(0);
+        // Only a real change is written (not every jitter of the round trip).
+        if offset.abs_diff(known) > TOLERANCE_MS {
+            if offset > 0 {
+                tracing::warn!(
+                    ahead_ms = ahead,
+                    "this box's clock runs ahead of central's; stamping writes with central's time"
+                );
+            }
+            essp_store::node_state::set(db, edges::CLOCK_OFFSET, &offset.to_string(), essp_domain::now()).await?;
+        }
+        Ok(())
+    }
+
+    /// A request on this edge's `ctl` subject, answered by central.
+    pub async fn request<T: serde::de::DeserializeOwned>(&self, req: &CtlRequest) -> Result<T, SyncError> {
+        let body = serde_json::to_vec(req).map_err(|e| SyncError::Other(e.to_string()))?;
+        let subject = subjects::ctl(&self.this.tenant_id, &self.this.school_id);
+        let msg = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(subject, body.into()))
+            .await
+            .map_err(|_| SyncError::Nats("central did not answer".into()))?
+            .map_err(nats_err)?;
+        serde_json::from_slice(&msg.payload)
+            .map_err(|e| SyncError::Other(format!("unreadable answer from central: {e}")))
+    }
+
+    async fn run_down(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {
+        if !self.wait_enrolled(&mut stop, false).await? {
+            return Ok(());
+        }
+        if self.status.get().state == "rebootstrap" {
+            // Never continue past a silent gap; the status says what to do.
+            crate::sleep_or_stop(&mut stop, Duration::from_secs(5)).await;
+            return Err(SyncError::Other(self.status.get().message));
+        }
+        let js = jetstream::new(self.client.clone());
+        let cursor = u64::try_from(edges::position(self.db.as_ref(), edges::DOWN_CURSOR).await?).unwrap_or_default();
+        // The one consumer this edge's credentials may use. Its start cannot
+        // move in place, so each run starts it afresh from our cursor (the
+        // cursor lives in the database, never in NATS).
+        let name = subjects::edge_down_consumer(&self.this.tenant_id, &self.this.school_id);
+        let _ = js.delete_consumer_from_stream(&name, subjects::DOWN_STREAM).await;
+        let consumer: consumer::PullConsumer = js
+            .create_consumer_on_stream(
+                consumer::pull::Config {
+                    name: Some(name),
+                    filter_subject: subjects::down(&self.this.tenant_id, &self.this.school_id),
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: cursor + 1,
+                    },
+                    ack_policy: consumer::AckPolicy::All,
+                    inactive_threshold: Duration::from_secs(600),
+                    ..Default::default()
+                },
+                subjects::DOWN_STREAM,
+            )
+            .await
+            .map_err(nats_err)?;
+        let mut messages = consumer.messages().await.map_err(nats_err)?;
+        loop {
+            let first = tokio::select! {
+                m = messages.next() => m,
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            };
+            let Some(first) = first else {
+                return Err(SyncError::Nats("down stream ended".into()));
+            };
+            let mut batch = vec![first.map_err(nats_err)?];
+            // Take what is already waiting, up to a batch, without waiting long.
+            while batch.len() < DOWN_BATCH {
+                match tokio::time::timeout(Duration::from_millis(5), messages.next()).await {
+                    Ok(Some(m)) => batch.push(m.map_err(nats_err)?),
+                    _ => break,
+                }
+            }
+            let mut envelopes = Vec::with_capacity(batch.len());
+            for m in &batch {
+                let seq = m.info().map_err(nats_err)?.stream_sequence;
+                match serde_json::from_slice::<Envelope>(&m.payload) {
+                    Ok(env) => envelopes.push((seq, env)),
+                    Err(e) => tracing::error!(seq, error = %e, "skipping an unreadable envelope from central"),
+                }
+            }
+            let result = edge_apply::apply_down(self.db.as_ref(), &self.this, &envelopes).await?;
+            self.status.update(|s| s.down_cursor = result.cursor);
+            // Committed: acknowledging the last acknowledges the batch.
+            if let Some(last) = batch.last() {
+                last.ack().await.map_err(nats_err)?;
+            }
+        }
+    }
+}
