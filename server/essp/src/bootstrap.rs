@@ -167,6 +167,74 @@ fn install_metrics() -> Result<PrometheusHandle> {
     );
     metrics::counter!("incidents_created_total").absolute(0);
     metrics::gauge!("http_requests_in_flight").set(0.0);
+    // Edge sync (docs/sync.md). The per-edge gauges exist once an edge is
+    // enrolled (central's sync-worker sets them for every edge it knows): a
+    // placeholder without tenant/school would be a phantom edge, so they are
+    // only described. The counters start at 0 so rates and alerts have a
+    // series before the first change.
+    metrics::describe_gauge!(
+        "essp_sync_edge_lag_changes",
+        "Changes of an edge central has not applied yet, from the edge's last checkpoint (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_lag_seconds",
+        "Age in seconds of an edge's oldest change central has not confirmed, from its last checkpoint (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_outbox_depth",
+        "Changes waiting in an edge's outbox, from its last checkpoint (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_last_seen_seconds",
+        "Seconds since an edge's last contact with central, +Inf if never (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_applied_seq",
+        "Last outbox sequence of an edge applied by central (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_conflicts",
+        "Sync conflicts recorded for an edge's school (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_rejected",
+        "Changes of an edge's school central rejected (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_edge_refused",
+        "1 while central refuses an edge's changes until it is re-enrolled (tenant, school)"
+    );
+    metrics::describe_gauge!(
+        "essp_sync_outbox_depth",
+        "Changes waiting in this edge's outbox for central"
+    );
+    metrics::describe_counter!(
+        "essp_sync_changes_applied_total",
+        "Sync changes applied, by direction (up: edges' at central, down: central's at an edge)"
+    );
+    metrics::describe_counter!(
+        "essp_sync_changes_published_total",
+        "Sync changes published, by direction (up: by an edge, down: by central)"
+    );
+    metrics::describe_counter!(
+        "essp_sync_conflicts_total",
+        "Field conflicts found applying edges' changes at central"
+    );
+    metrics::describe_counter!(
+        "essp_sync_changes_rejected_total",
+        "Edges' changes central could not apply"
+    );
+    metrics::describe_counter!(
+        "essp_sync_envelopes_refused_total",
+        "Envelopes central refused (restored or cloned edge, needs re-enrollment)"
+    );
+    for direction in ["up", "down"] {
+        metrics::counter!("essp_sync_changes_applied_total", "direction" => direction).absolute(0);
+        metrics::counter!("essp_sync_changes_published_total", "direction" => direction).absolute(0);
+    }
+    metrics::counter!("essp_sync_conflicts_total").absolute(0);
+    metrics::counter!("essp_sync_changes_rejected_total").absolute(0);
+    metrics::counter!("essp_sync_envelopes_refused_total").absolute(0);
     Ok(handle)
 }
 

@@ -36,7 +36,34 @@ pub enum EdgeAction {
         #[arg(long)]
         renew: bool,
     },
+    /// On central: enroll a school's edge and write its snapshot to a file
+    /// (to carry on a USB stick to a box that has no link yet).
+    ExportSnapshot {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        school: String,
+        /// Where to write it (must not exist).
+        file: std::path::PathBuf,
+    },
+    /// On the edge: load a snapshot written by `export-snapshot`; the box
+    /// then syncs from where the snapshot left off once its link is up.
+    ImportSnapshot { file: std::path::PathBuf },
 }
+
+/// The first line of a snapshot file; one [`essp_sync_proto::SnapshotPage`]
+/// per line follows.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotHeader {
+    format: String,
+    tenant_id: String,
+    school_id: String,
+    epoch: String,
+    down_seq: u64,
+}
+
+const SNAPSHOT_FORMAT: &str = "essp-edge-snapshot/1";
 
 async fn open(settings: &Settings) -> Result<Arc<dyn Database>> {
     bootstrap::open_database(settings).await
@@ -231,9 +258,116 @@ pub async fn edge(settings: Settings, action: EdgeAction) -> Result<ExitCode> {
                 print(&progress)?;
                 Ok(ExitCode::SUCCESS)
             }
+            EdgeAction::ExportSnapshot { tenant, school, file } => {
+                export_snapshot(&settings, &db, &tenant, &school, &file).await
+            }
+            EdgeAction::ImportSnapshot { file } => import_snapshot(&settings, &db, &file).await,
         }
     }
     .await;
     db.close().await;
     result
+}
+
+async fn export_snapshot(
+    settings: &Settings,
+    db: &Arc<dyn Database>,
+    tenant: &str,
+    school: &str,
+    file: &std::path::Path,
+) -> Result<ExitCode> {
+    use std::io::Write;
+    if settings.mode != Mode::Central {
+        bail!("export-snapshot runs on central");
+    }
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .with_context(|| format!("cannot create {}", file.display()))?;
+    let mut out = std::io::BufWriter::new(out);
+    // Enroll first: from now on the school's changes are captured for the
+    // edge, so nothing falls between the snapshot and the stream. Where the
+    // box's own changes start is unknown until it reports (-1).
+    let epoch = essp_domain::Id::new("epoch").into_string();
+    edges::enroll(db.as_ref(), tenant, school, &epoch, "", -1).await?;
+    let down_seq = match bootstrap::nats_client(settings).await? {
+        Some(client) => {
+            let js = async_nats::jetstream::new(client);
+            essp_sync_engine::central_link::ensure_streams(&js).await?;
+            let mut stream = js.get_stream(essp_sync_proto::subjects::DOWN_STREAM).await?;
+            stream.info().await?.state.last_sequence
+        }
+        None => 0,
+    };
+    let header = SnapshotHeader {
+        format: SNAPSHOT_FORMAT.into(),
+        tenant_id: tenant.into(),
+        school_id: school.into(),
+        epoch: epoch.clone(),
+        down_seq,
+    };
+    writeln!(out, "{}", serde_json::to_string(&header)?)?;
+    let mut rows = 0;
+    for t in catalog::TABLES {
+        let mut after = String::new();
+        loop {
+            let page =
+                essp_sync_engine::edge_apply::snapshot_page(db.as_ref(), tenant, school, t.name, &after, 1000).await?;
+            rows += page.rows.len();
+            writeln!(out, "{}", serde_json::to_string(&page)?)?;
+            match page.next_after {
+                Some(a) => after = a,
+                None => break,
+            }
+        }
+    }
+    out.flush()?;
+    print(
+        &serde_json::json!({ "file": file, "tenantId": tenant, "schoolId": school, "epoch": epoch, "downSeq": down_seq, "rows": rows }),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_snapshot(settings: &Settings, db: &Arc<dyn Database>, file: &std::path::Path) -> Result<ExitCode> {
+    use std::io::BufRead;
+    if settings.mode != Mode::Edge {
+        bail!("import-snapshot runs on an edge (ESSP_MODE=edge)");
+    }
+    let this = edges::ThisEdge {
+        tenant_id: settings.tenant_id.clone().context("ESSP_TENANT_ID")?,
+        school_id: settings.school_id.clone().context("ESSP_SCHOOL_ID")?,
+    };
+    let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut lines = std::io::BufReader::new(input).lines();
+    let header: SnapshotHeader = serde_json::from_str(&lines.next().context("the snapshot file is empty")??)
+        .context("not an ESSP edge snapshot")?;
+    if header.format != SNAPSHOT_FORMAT {
+        bail!(
+            "unsupported snapshot format {:?} (this build reads {SNAPSHOT_FORMAT})",
+            header.format
+        );
+    }
+    if header.tenant_id != this.tenant_id || header.school_id != this.school_id {
+        bail!(
+            "this snapshot is for {}/{}, but this box serves {}/{}",
+            header.tenant_id,
+            header.school_id,
+            this.tenant_id,
+            this.school_id
+        );
+    }
+    let d = db.as_ref();
+    edges::set_this_edge(d, &this.tenant_id, &this.school_id).await?;
+    let mut rows = 0;
+    for line in lines {
+        let page: essp_sync_proto::SnapshotPage = serde_json::from_str(&line?).context("a damaged snapshot line")?;
+        rows += page.rows.len();
+        essp_sync_engine::edge_apply::apply_snapshot_page(d, &this, &page, "").await?;
+    }
+    // The box takes the epoch central enrolled it under.
+    essp_store::node_state::set(d, essp_store::node_state::SYNC_EPOCH, &header.epoch, essp_domain::now()).await?;
+    essp_sync_engine::edge_apply::finish_enrollment(d, &header.epoch, header.down_seq).await?;
+    print(&serde_json::json!({ "epoch": header.epoch, "downSeq": header.down_seq, "rows": rows }))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ pub async fn insert_shop(ex: &dyn Executor, s: &ServiceShop) -> Result<()> {
     params.extend(shop_values(s));
     params.extend([s.created_at.into(), s.version.into()]);
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "service_shops", s.id.as_str()).await
 }
 
 pub async fn get_shop(ex: &dyn Executor, tenant: &str, id: &str) -> Result<Option<ServiceShop>> {
@@ -63,11 +63,13 @@ pub async fn save_shop(ex: &dyn Executor, expected_version: i64, s: &ServiceShop
     );
     let mut params = shop_values(s);
     params.extend([(&s.tenant_id).into(), s.id.as_str().into(), expected_version.into()]);
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(shop_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "service_shops", s.id.as_str(), saved).await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -102,6 +104,9 @@ pub async fn list_shops(ex: &dyn Executor, tenant: &str, f: &ShopFilter) -> Resu
 
 /// Deletes a shop that has no staff; `Ok(false)` when it was not there.
 pub async fn delete_shop(ex: &dyn Executor, tenant: &str, id: &str) -> Result<bool> {
+    if get_shop(ex, tenant, id).await?.is_some() {
+        crate::sync::capture_delete(ex, "service_shops", id).await?;
+    }
     Ok(ex
         .execute(
             "DELETE FROM service_shops WHERE tenant_id = $1 AND id = $2",
@@ -150,7 +155,7 @@ pub async fn insert_staff(ex: &dyn Executor, s: &ServiceStaff) -> Result<()> {
     params.extend(staff_values(s));
     params.extend([s.created_at.into(), s.version.into()]);
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "service_staff", s.id.as_str()).await
 }
 
 pub async fn get_staff(ex: &dyn Executor, tenant: &str, id: &str) -> Result<Option<ServiceStaff>> {
@@ -170,14 +175,19 @@ pub async fn save_staff(ex: &dyn Executor, expected_version: i64, s: &ServiceSta
     );
     let mut params = staff_values(s);
     params.extend([(&s.tenant_id).into(), s.id.as_str().into(), expected_version.into()]);
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(staff_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "service_staff", s.id.as_str(), saved).await
 }
 
 pub async fn delete_staff(ex: &dyn Executor, tenant: &str, id: &str) -> Result<bool> {
+    if get_staff(ex, tenant, id).await?.is_some() {
+        crate::sync::capture_delete(ex, "service_staff", id).await?;
+    }
     Ok(ex
         .execute(
             "DELETE FROM service_staff WHERE tenant_id = $1 AND id = $2",

@@ -346,6 +346,20 @@ async fn publish_down(
     }
 }
 
+fn down_envelope(chunk: &[outbox::Pending], school: &str) -> Envelope {
+    Envelope {
+        version: PROTOCOL_VERSION,
+        tenant_id: chunk[0].tenant_id.clone(),
+        school_id: school.to_owned(),
+        node: essp_store::sync::capture::CENTRAL_NODE.into(),
+        epoch: String::new(),
+        host: String::new(),
+        first_seq: chunk[0].change.seq,
+        last_seq: chunk[chunk.len() - 1].change.seq,
+        changes: chunk.iter().map(|p| p.change.clone()).collect(),
+    }
+}
+
 /// One pass over the outbox; returns the changes published.
 pub async fn publish_down_once(db: &dyn Database, js: &jetstream::Context) -> Result<usize, SyncError> {
     let pending = outbox::pending(db, 0, DOWN_BATCH * 5).await?;
@@ -355,34 +369,41 @@ pub async fn publish_down_once(db: &dyn Database, js: &jetstream::Context) -> Re
     let mut acks = Vec::new();
     let mut scopes = Vec::new();
     let mut done = Vec::new();
-    // Consecutive changes of one school travel together.
+    // Consecutive changes of one school travel together; tenant-wide rows
+    // (school "") go to every enrolled school of the tenant.
+    let mut schools_of = std::collections::HashMap::new();
     for group in pending.chunk_by(|a, b| a.tenant_id == b.tenant_id && a.school_id == b.school_id) {
+        let tenant = &group[0].tenant_id;
+        let targets = if group[0].school_id.is_empty() {
+            if !schools_of.contains_key(tenant) {
+                let schools: Vec<String> = essp_store::sync::edges::list(db, tenant)
+                    .await?
+                    .into_iter()
+                    .map(|e| e.school_id)
+                    .collect();
+                schools_of.insert(tenant.clone(), schools);
+            }
+            schools_of[tenant].clone()
+        } else {
+            vec![group[0].school_id.clone()]
+        };
         for chunk in group.chunks(DOWN_BATCH as usize) {
-            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
-            let env = Envelope {
-                version: PROTOCOL_VERSION,
-                tenant_id: first.tenant_id.clone(),
-                school_id: first.school_id.clone(),
-                node: essp_store::sync::capture::CENTRAL_NODE.into(),
-                epoch: String::new(),
-                host: String::new(),
-                first_seq: first.change.seq,
-                last_seq: last.change.seq,
-                changes: chunk.iter().map(|p| p.change.clone()).collect(),
-            };
-            let payload = serde_json::to_vec(&env).map_err(|e| SyncError::Other(e.to_string()))?;
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(
-                "Nats-Msg-Id",
-                format!("central:{}:{}", env.first_seq, env.last_seq).as_str(),
-            );
-            let subject = subjects::down(&env.tenant_id, &env.school_id);
-            acks.push(
-                js.publish_with_headers(subject, headers, payload.into())
-                    .await
-                    .map_err(nats_err)?,
-            );
-            scopes.push((env.tenant_id.clone(), env.school_id.clone()));
+            for school in &targets {
+                let env = down_envelope(chunk, school);
+                let payload = serde_json::to_vec(&env).map_err(|e| SyncError::Other(e.to_string()))?;
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(
+                    "Nats-Msg-Id",
+                    format!("central:{school}:{}:{}", env.first_seq, env.last_seq).as_str(),
+                );
+                let subject = subjects::down(&env.tenant_id, school);
+                acks.push(
+                    js.publish_with_headers(subject, headers, payload.into())
+                        .await
+                        .map_err(nats_err)?,
+                );
+                scopes.push((env.tenant_id.clone(), school.clone()));
+            }
             done.extend(chunk.iter().map(|p| p.change.seq));
         }
     }

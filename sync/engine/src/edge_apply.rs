@@ -82,7 +82,7 @@ pub async fn apply_up(db: &dyn Database, tenant: &str, school: &str, env: &Envel
     let target = Target {
         tenant_id: tenant,
         school_id: school,
-        tenant_wide: false,
+        from_central: false,
         now_ms: now_ms(),
         max_ahead_ms: MAX_CLOCK_AHEAD_MS,
     };
@@ -226,7 +226,7 @@ pub async fn apply_down(
     let target = Target {
         tenant_id: &this.tenant_id,
         school_id: &this.school_id,
-        tenant_wide: true,
+        from_central: true,
         now_ms: now_ms(),
         max_ahead_ms: MAX_CLOCK_AHEAD_MS,
     };
@@ -325,6 +325,7 @@ pub async fn snapshot_page(
             clocks,
             base: Default::default(),
             correction: false,
+            deleted: false,
         });
     }
     let next_after = (rows.len() as i64 == limit)
@@ -349,7 +350,7 @@ pub async fn apply_snapshot_page(
     let target = Target {
         tenant_id: &this.tenant_id,
         school_id: &this.school_id,
-        tenant_wide: true,
+        from_central: true,
         now_ms: now_ms(),
         max_ahead_ms: MAX_CLOCK_AHEAD_MS,
     };

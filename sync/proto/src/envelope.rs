@@ -39,6 +39,10 @@ pub struct RowChange {
     /// the future was quarantined, so both sides order later writes alike).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub correction: bool,
+    /// The row was deleted (central-owned rows only); `fields` holds its
+    /// last state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// A batch of consecutive changes of one node (`first_seq..=last_seq`,

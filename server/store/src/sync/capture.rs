@@ -22,20 +22,16 @@ pub const CENTRAL_NODE: &str = "central";
 /// the transaction that wrote the row, after the write.
 pub async fn capture(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
     let t = catalog::table(table).ok_or_else(|| StoreError::Other(format!("{table} is not a replicated table")))?;
-    let (role, offset_ms) = edges::role(ex).await?;
-    if role == edges::Role::Standalone {
+    let Some((node, offset_ms)) = capturing_node(ex, t).await? else {
         return Ok(());
-    }
+    };
     let Some(image) = row::read(ex, t, id).await? else {
         return Ok(());
     };
-    let scope = |f: &str| image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let (tenant, school) = (scope("tenant_id"), scope("school_id"));
-    let node = match role {
-        edges::Role::Edge(school) => school,
-        _ if edges::is_enrolled(ex, &tenant, &school).await? => CENTRAL_NODE.to_owned(),
-        _ => return Ok(()),
-    };
+    let (tenant, school) = scope(t, &image);
+    if node == CENTRAL_NODE && !central_captures(ex, t, &tenant, &school).await? {
+        return Ok(());
+    }
     let prev = row::tracked(ex, t.name, id).await?.unwrap_or_default();
     let Some(change) = stamp(t, id, &prev, image, &node, now_ms().saturating_sub(offset_ms))? else {
         return Ok(());
@@ -51,6 +47,67 @@ pub async fn capture(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
     )
     .await?;
     outbox::append(ex, &tenant, &school, &change).await
+}
+
+/// Records that row `id` of a central-owned table is about to be deleted:
+/// call it in the deleting transaction, before the delete.
+pub async fn capture_delete(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
+    let t = catalog::table(table).ok_or_else(|| StoreError::Other(format!("{table} is not a replicated table")))?;
+    let Some((node, offset_ms)) = capturing_node(ex, t).await? else {
+        return Ok(());
+    };
+    let Some(image) = row::read(ex, t, id).await? else {
+        return Ok(());
+    };
+    let (tenant, school) = scope(t, &image);
+    row::untrack(ex, t.name, id).await?;
+    if !central_captures(ex, t, &tenant, &school).await? {
+        return Ok(());
+    }
+    let hlc = HlcClock::new(node, u64::MAX)
+        .now(now_ms().saturating_sub(offset_ms))
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .to_string();
+    let change = RowChange {
+        seq: 0,
+        table: t.name.to_owned(),
+        row_id: id.to_owned(),
+        clocks: image.keys().map(|k| (k.clone(), hlc.clone())).collect(),
+        fields: image,
+        base: Default::default(),
+        correction: false,
+        deleted: true,
+    };
+    outbox::append(ex, &tenant, &school, &change).await
+}
+
+fn scope(t: &Table, image: &essp_sync_proto::envelope::Fields) -> (String, String) {
+    let tenant = image.get("tenant_id").and_then(|v| v.as_str()).unwrap_or_default();
+    (tenant.to_owned(), t.school_of(image).to_owned())
+}
+
+/// The clock name (and clock offset) this node stamps writes of table `t`
+/// with, when it captures them at all: an edge captures every table but
+/// central-owned ones (it never writes those; what it holds came from
+/// central); central may capture any.
+async fn capturing_node(ex: &dyn Executor, t: &Table) -> Result<Option<(String, u64)>> {
+    let (role, offset_ms) = edges::role(ex).await?;
+    Ok(match role {
+        edges::Role::Standalone => None,
+        edges::Role::Edge(_) if t.class == catalog::Class::CentralOwned => None,
+        edges::Role::Edge(school) => Some((school, offset_ms)),
+        edges::Role::Central => Some((CENTRAL_NODE.to_owned(), offset_ms)),
+    })
+}
+
+/// Central captures a school's rows when the school has an edge, and
+/// tenant-wide rows when any school of the tenant has one.
+async fn central_captures(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<bool> {
+    if t.tenant_wide {
+        edges::tenant_has_edges(ex, tenant).await
+    } else {
+        edges::is_enrolled(ex, tenant, school).await
+    }
 }
 
 /// [`capture`] after a compare-and-set: only when it saved `saved`.
@@ -109,5 +166,6 @@ fn stamp(
         clocks,
         base,
         correction: false,
+        deleted: false,
     }))
 }

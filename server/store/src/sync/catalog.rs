@@ -15,6 +15,10 @@ pub enum Class {
     Shared,
     /// Insert-if-absent; rows never change after insert.
     AppendOnly,
+    /// Written only centrally and sent down (shops, staff); an edge's copy
+    /// follows central's, deletions included, and central refuses any
+    /// change of it from an edge.
+    CentralOwned,
 }
 
 /// One replicated column.
@@ -37,9 +41,20 @@ pub struct Table {
     /// The column holding the status that merges by the state machine
     /// (Shared tables with a status), else None.
     pub status_column: Option<&'static str>,
+    /// Rows belong to the whole tenant (no `school_id`): every edge of the
+    /// tenant holds them all.
+    pub tenant_wide: bool,
 }
 
 impl Table {
+    /// The school a row of this table belongs to (`""` for tenant-wide rows).
+    pub fn school_of<'a>(&self, fields: &'a essp_sync_proto::envelope::Fields) -> &'a str {
+        if self.tenant_wide {
+            return "";
+        }
+        fields.get("school_id").and_then(|v| v.as_str()).unwrap_or_default()
+    }
+
     /// The replicated column called `name` (local-only columns are not found).
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
@@ -64,6 +79,45 @@ use SqlType::{Bool, I64, Json, Text, Timestamp};
 
 /// Every replicated table, parents before children.
 pub const TABLES: &[Table] = &[
+    Table {
+        name: "service_shops",
+        class: Class::CentralOwned,
+        columns: &[
+            col("id", Text),
+            col("tenant_id", Text),
+            col("name", Text),
+            col("location", Text),
+            col("county_code", Text),
+            col("county_name", Text),
+            col("sub_county_code", Text),
+            col("sub_county_name", Text),
+            col("coverage_level", Text),
+            col("active", Bool),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+        ],
+        local_only: VERSIONED,
+        status_column: None,
+        tenant_wide: true,
+    },
+    Table {
+        name: "service_staff",
+        class: Class::CentralOwned,
+        columns: &[
+            col("id", Text),
+            col("tenant_id", Text),
+            col("service_shop_id", Text),
+            col("user_id", Text),
+            col("role", Text),
+            col("phone", Text),
+            col("active", Bool),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+        ],
+        local_only: VERSIONED,
+        status_column: None,
+        tenant_wide: true,
+    },
     Table {
         name: "incidents",
         class: Class::Shared,
@@ -91,6 +145,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: VERSIONED,
         status_column: Some("status"),
+        tenant_wide: false,
     },
     Table {
         name: "work_orders",
@@ -123,6 +178,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: VERSIONED,
         status_column: Some("status"),
+        tenant_wide: false,
     },
     Table {
         name: "work_order_deliverables",
@@ -148,6 +204,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: VERSIONED,
         status_column: Some("status"),
+        tenant_wide: false,
     },
     Table {
         name: "work_order_approvals",
@@ -167,6 +224,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: VERSIONED,
         status_column: Some("status"),
+        tenant_wide: false,
     },
     Table {
         name: "work_order_parts",
@@ -185,6 +243,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: VERSIONED,
         status_column: None,
+        tenant_wide: false,
     },
     Table {
         name: "work_order_schedules",
@@ -203,6 +262,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: &[],
         status_column: None,
+        tenant_wide: false,
     },
     Table {
         name: "work_order_rework_history",
@@ -222,6 +282,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: &[],
         status_column: None,
+        tenant_wide: false,
     },
     Table {
         name: "audit_logs",
@@ -243,6 +304,7 @@ pub const TABLES: &[Table] = &[
         ],
         local_only: &["seq", "prev_hash", "hash"],
         status_column: None,
+        tenant_wide: false,
     },
 ];
 
@@ -259,9 +321,11 @@ mod tests {
                 "{}",
                 t.name
             );
-            for scope in ["tenant_id", "school_id"] {
-                assert_eq!(t.column(scope).map(|c| c.ty), Some(Text), "{}.{scope}", t.name);
-            }
+            assert_eq!(t.column("tenant_id").map(|c| c.ty), Some(Text), "{}", t.name);
+            // A school's rows name their school; tenant-wide rows have none.
+            let school = t.column("school_id").map(|c| c.ty);
+            assert_eq!(school, (!t.tenant_wide).then_some(Text), "{}", t.name);
+            assert_eq!(t.tenant_wide, t.class == Class::CentralOwned, "{}", t.name);
             if let Some(status) = t.status_column {
                 assert_eq!(t.class, Class::Shared, "{}", t.name);
                 assert!(t.column(status).is_some(), "{}.{status}", t.name);

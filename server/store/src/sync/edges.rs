@@ -117,6 +117,18 @@ pub async fn is_enrolled(ex: &dyn Executor, tenant: &str, school: &str) -> Resul
         > 0)
 }
 
+/// Whether any school of the tenant has an edge (its tenant-wide rows are
+/// captured).
+pub async fn tenant_has_edges(ex: &dyn Executor, tenant: &str) -> Result<bool> {
+    Ok(ex
+        .count(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM sync_edges WHERE tenant_id = $1 LIMIT 1) AS e",
+            &[tenant.into()],
+        )
+        .await?
+        > 0)
+}
+
 /// Central's record of one edge.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

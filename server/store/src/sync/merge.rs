@@ -27,10 +27,12 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Target<'a> {
     pub tenant_id: &'a str,
-    /// The sender's school: every row it sends must belong to it (or be
-    /// tenant-wide, `""`, when `tenant_wide` is allowed).
+    /// The sender's school (an edge's changes) or ours (central's changes
+    /// at an edge): every row must belong to it, or be tenant-wide.
     pub school_id: &'a str,
-    pub tenant_wide: bool,
+    /// The changes come from central: central-owned and tenant-wide rows
+    /// and deletions are accepted (central refuses them from an edge).
+    pub from_central: bool,
     /// Our wall clock, and how far ahead of it a remote clock may be
     /// before it is quarantined.
     pub now_ms: u64,
@@ -77,8 +79,14 @@ fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), String> {
             text("tenant_id")
         ));
     }
-    let school = text("school_id");
-    if school != target.school_id && !(target.tenant_wide && school.is_empty()) {
+    if !target.from_central && (t.class == Class::CentralOwned || change.deleted) {
+        return Err(format!(
+            "{} are managed centrally; an edge's change of them is refused",
+            t.name
+        ));
+    }
+    let school = t.school_of(&change.fields);
+    if !t.tenant_wide && school != target.school_id {
         return Err(format!("row belongs to school {school:?}, not the sender's"));
     }
     for (field, clock) in &change.clocks {
@@ -88,6 +96,9 @@ fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Columns every write touches: never a lost value worth logging.
+const BOOKKEEPING: &[&str] = &["updated_at"];
 
 /// What a merge does with one incoming field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +118,10 @@ struct Loss<'a> {
 
 async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Result<Outcome> {
     let t = catalog::table(&change.table).ok_or_else(|| StoreError::Other("unknown table".into()))?;
+    if change.deleted {
+        row::delete(ex, t, &change.row_id).await?;
+        return Ok(Outcome::Applied { conflicts: 0 });
+    }
     let mut conflicts = 0u32;
     let before = conflicts;
     let clocks = quarantine(ex, t, change, target, &mut conflicts).await?;
@@ -127,6 +142,20 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
         return Ok(Outcome::Applied { conflicts });
     };
     if t.class == Class::AppendOnly {
+        // Insert-if-absent: a redelivery holds the same row; a different
+        // row under an id we already hold must not vanish silently.
+        let differs = t.columns.iter().any(|c| {
+            change
+                .fields
+                .get(c.name)
+                .is_some_and(|v| current.get(c.name) != Some(v))
+        });
+        if differs {
+            return Ok(Outcome::Rejected(format!(
+                "{} {} already exists with different content",
+                t.name, change.row_id
+            )));
+        }
         return Ok(Outcome::Applied { conflicts });
     }
     let tracked = row::tracked(ex, t.name, &change.row_id).await?.unwrap_or_default();
@@ -152,11 +181,19 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
         }
         // The sender changed this field from a value we no longer hold:
         // both sides wrote it without seeing the other's write.
-        let concurrent = base.is_some_and(|b| b != loc_c) && !loc_c.is_empty() && loc_v != inc_v;
+        // Every edit writes `updated_at`: it merges by clock like any field,
+        // but two edits of different fields are no conflict.
+        let concurrent =
+            base.is_some_and(|b| b != loc_c) && !loc_c.is_empty() && loc_v != inc_v && !BOOKKEEPING.contains(&f);
+        let status = concurrent && t.status_column == Some(f);
         let (ours, theirs) = ((loc_v, loc_c), (inc_v, inc_c.as_str()));
-        let (verdict, reason) = if newer(loc_c, inc_c) || loc_c == inc_c {
+        let (verdict, reason) = if status && is_terminal(t, inc_v) && !is_terminal(t, loc_v) {
+            // The sender finished the record while we moved it on without
+            // knowing: finished wins here too, whatever the clocks say.
+            (Verdict::Take, "state_machine")
+        } else if newer(loc_c, inc_c) || loc_c == inc_c {
             (Verdict::Keep, "lww")
-        } else if concurrent && t.status_column == Some(f) && is_terminal(t, loc_v) && !is_terminal(t, inc_v) {
+        } else if status && is_terminal(t, loc_v) && !is_terminal(t, inc_v) {
             // A stale write never moves a finished record back. We keep
             // ours and re-stamp it below so it wins on the sender too.
             (Verdict::KeepAndRestamp, "state_machine")
@@ -213,14 +250,13 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
 /// outbox) after quarantining some of its clocks: it adopts them, so a
 /// later write on either side sorts the same way on both.
 async fn correct(ex: &dyn Executor, t: &Table, id: &str, tracked: &Tracked) -> Result<()> {
-    let scope = |f: &str| {
-        tracked
-            .image
-            .get(f)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let tenant = tracked
+        .image
+        .get("tenant_id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let school = t.school_of(&tracked.image).to_owned();
     let change = RowChange {
         seq: 0,
         table: t.name.to_owned(),
@@ -229,8 +265,9 @@ async fn correct(ex: &dyn Executor, t: &Table, id: &str, tracked: &Tracked) -> R
         clocks: tracked.clocks.clone(),
         base: Default::default(),
         correction: true,
+        deleted: false,
     };
-    super::outbox::append(ex, &scope("tenant_id"), &scope("school_id"), &change).await
+    super::outbox::append(ex, &tenant, &school, &change).await
 }
 
 /// `a` sorts after `b` (both HLC text; "" is older than anything).

@@ -12,4 +12,4 @@ pub mod merge;
 pub mod outbox;
 pub mod row;
 
-pub use capture::{capture, capture_saved};
+pub use capture::{capture, capture_delete, capture_saved};

@@ -55,6 +55,17 @@ pub fn to_param(col: &Column, v: &serde_json::Value) -> Result<Value> {
     })
 }
 
+/// The condition selecting one school's rows (`$n` is the school); every
+/// row of the tenant for a tenant-wide table (still naming `$n`, so both
+/// engines are handed the same parameters).
+fn in_school(table: &Table, n: usize) -> String {
+    if table.tenant_wide {
+        format!("${n} = ${n}")
+    } else {
+        format!("school_id = ${n}")
+    }
+}
+
 fn select_list(table: &Table) -> String {
     table.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
 }
@@ -81,9 +92,10 @@ pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
 /// Every replicated row of a table in one school, ordered by id.
 pub async fn read_scope(ex: &dyn Executor, table: &Table, tenant: &str, school: &str) -> Result<Vec<Fields>> {
     let sql = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1 AND school_id = $2 ORDER BY id",
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND {} ORDER BY id",
         select_list(table),
-        table.name
+        table.name,
+        in_school(table, 2)
     );
     ex.fetch_all(&sql, &[tenant.into(), school.into()])
         .await?
@@ -103,9 +115,10 @@ pub async fn read_page(
     limit: i64,
 ) -> Result<Vec<Fields>> {
     let sql = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1 AND school_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND {} AND id > $3 ORDER BY id LIMIT $4",
         select_list(table),
-        table.name
+        table.name,
+        in_school(table, 2)
     );
     ex.fetch_all(&sql, &[tenant.into(), school.into(), after.into(), limit.into()])
         .await?
@@ -185,6 +198,23 @@ pub async fn tracked(ex: &dyn Executor, table: &str, id: &str) -> Result<Option<
         image: serde_json::from_value(parse("image")?).map_err(|e| StoreError::decode("image", e.to_string()))?,
         clocks: serde_json::from_value(parse("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?,
     }))
+}
+
+/// Deletes a row (central-owned tables follow central's deletions) and
+/// forgets its bookkeeping.
+pub async fn delete(ex: &dyn Executor, table: &Table, id: &str) -> Result<()> {
+    ex.execute(&format!("DELETE FROM {} WHERE id = $1", table.name), &[id.into()])
+        .await?;
+    untrack(ex, table.name, id).await
+}
+
+pub async fn untrack(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
+    ex.execute(
+        "DELETE FROM sync_rows WHERE table_name = $1 AND row_id = $2",
+        &[table.into(), id.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {

@@ -1,0 +1,995 @@
+//! The storage-level sync guarantees (SYNC.md 2–8), with no transport in
+//! sight: two databases stand for central and one school's edge, changes
+//! move by reading one side's outbox and applying it on the other with
+//! `edge_apply::apply_up` (edge → central) or `apply_down` (central → edge,
+//! with made-up increasing stream sequences).
+//!
+//! Every scenario runs on SQLite pairs, on Postgres pairs, and on the
+//! realistic pair: the edge on SQLite, central on Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use essp_domain::incident::{Incident, IncidentStatus, Severity, plan_transition};
+use essp_domain::{Id, Scope};
+use essp_store::audit::{self, AuditContext};
+use essp_store::sync::{digest, edges, journal, outbox, row};
+use essp_store::{Database, incidents};
+use essp_sync_engine::edge_apply::{self, DownResult, UpResult};
+use essp_sync_proto::{Checkpoint, EnrollRequest, Envelope, Hlc, PROTOCOL_VERSION, RowChange, TableDigest};
+use essp_testkit::{Backend, TestDb};
+use serde_json::json;
+
+const TENANT: &str = "tenant-sync";
+const SCHOOL: &str = "school-a";
+const OTHER_SCHOOL: &str = "school-b";
+const HOST: &str = "box-1";
+
+/// Runs each scenario `async fn name(central: Backend, edge: Backend)` on
+/// an all-SQLite pair, an all-Postgres pair and the production pair.
+macro_rules! scenarios {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            use essp_testkit::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(Backend::Sqlite, Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(Backend::Postgres, Backend::Postgres).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn edge_sqlite_central_postgres() { super::$name(Backend::Postgres, Backend::Sqlite).await }
+        }
+    )+};
+}
+
+scenarios!(
+    edge_writes_apply_centrally_exactly_once,
+    reordered_and_split_envelopes,
+    stale_epoch_is_refused,
+    foreign_scope_is_refused,
+    concurrent_edits_merge_per_field_and_log_conflicts,
+    closed_incident_is_never_reopened_by_a_stale_write,
+    closing_reaches_an_edge_that_escalated_meanwhile,
+    future_clocks_are_quarantined,
+    edge_clock_two_hours_ahead_still_converges,
+    rejected_change_does_not_wedge,
+    append_only_id_collision_is_not_silently_dropped,
+    down_apply_keeps_cursor_with_rows,
+);
+
+// ---------------------------------------------------------------- helpers
+
+fn scope() -> Scope {
+    Scope::new(TENANT.into(), SCHOOL.into())
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap()
+}
+
+/// Lets the wall clock move on, so the next write on the other node has a
+/// later HLC (clocks are in milliseconds).
+async fn tick() {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+}
+
+/// An envelope as a sender builds it (through JSON, as it travels).
+fn envelope(tenant: &str, school: &str, node: &str, epoch: &str, changes: &[RowChange]) -> Envelope {
+    serde_json::from_value(json!({
+        "version": PROTOCOL_VERSION,
+        "tenantId": tenant,
+        "schoolId": school,
+        "node": node,
+        "epoch": epoch,
+        "host": HOST,
+        "firstSeq": changes.first().map_or(0, |c| c.seq),
+        "lastSeq": changes.last().map_or(0, |c| c.seq),
+        "changes": changes,
+    }))
+    .unwrap()
+}
+
+fn checkpoint(epoch: &str, confirmed_seq: i64) -> Checkpoint {
+    let mut cp = serde_json::to_value(Checkpoint::default()).unwrap();
+    let obj = cp.as_object_mut().unwrap();
+    obj.insert("version".into(), json!(PROTOCOL_VERSION));
+    obj.insert("tenantId".into(), json!(TENANT));
+    obj.insert("schoolId".into(), json!(SCHOOL));
+    obj.insert("epoch".into(), json!(epoch));
+    obj.insert("host".into(), json!(HOST));
+    obj.insert("confirmedSeq".into(), json!(confirmed_seq));
+    serde_json::from_value(cp).unwrap()
+}
+
+fn new_incident(school: &str, title: &str) -> Incident {
+    let now = essp_domain::now();
+    Incident {
+        id: Id::new("inc"),
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        device_id: "dev_1".into(),
+        category: "hardware".into(),
+        severity: Severity::High,
+        status: IncidentStatus::New,
+        title: title.into(),
+        description: format!("{title} description"),
+        reported_by: "head-teacher".into(),
+        sla_due_at: now + Duration::hours(24),
+        sla_breached: false,
+        breached_at: None,
+        acknowledged_at: None,
+        resolved_at: None,
+        closed_at: None,
+        status_reason: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        context: Default::default(),
+    }
+}
+
+/// Reports an incident at SCHOOL on `db`.
+async fn create(db: &dyn Database, title: &str) -> Id {
+    let i = new_incident(SCHOOL, title);
+    incidents::insert(db, &i).await.unwrap();
+    i.id
+}
+
+async fn get(db: &dyn Database, id: &Id) -> Incident {
+    incidents::get(db, &scope(), id)
+        .await
+        .unwrap()
+        .expect("incident exists")
+}
+
+/// Whether any row with this id exists, in any school.
+async fn exists(db: &dyn Database, id: &Id) -> bool {
+    db.count(
+        "SELECT COUNT(*) AS n FROM incidents WHERE id = $1",
+        &[id.as_str().into()],
+    )
+    .await
+    .unwrap()
+        > 0
+}
+
+/// Edits an incident's details as the API does (compare-and-set).
+async fn edit(db: &dyn Database, id: &Id, f: impl FnOnce(&mut Incident)) {
+    let cur = get(db, id).await;
+    let mut next = cur.clone();
+    f(&mut next);
+    next.updated_at = essp_domain::now();
+    incidents::update_details(db, &scope(), cur.version, &next)
+        .await
+        .unwrap()
+        .expect("edit saved");
+}
+
+/// One status move through the state machine, as the API does.
+async fn move_to(db: &dyn Database, id: &Id, to: IncidentStatus) {
+    let cur = get(db, id).await;
+    let now = essp_domain::now();
+    let change = plan_transition(&cur, to, "", now).unwrap();
+    incidents::apply_status(db, &scope(), id, cur.version, &change, now)
+        .await
+        .unwrap()
+        .expect("status saved");
+}
+
+async fn conflicts(db: &dyn Database) -> Vec<journal::Conflict> {
+    journal::conflicts(db, TENANT, Some(SCHOOL), 1000).await.unwrap()
+}
+
+async fn digests(db: &dyn Database) -> BTreeMap<String, TableDigest> {
+    digest::digests(db, TENANT, SCHOOL).await.unwrap()
+}
+
+async fn field_clock(db: &dyn Database, table: &str, id: &str, field: &str) -> Hlc {
+    let t = row::tracked(db, table, id).await.unwrap().expect("row is tracked");
+    t.clocks.get(field).expect("field has a clock").parse().unwrap()
+}
+
+/// Central and one school's edge, the edge enrolled under its epoch.
+struct Pair {
+    central: TestDb,
+    edge: TestDb,
+    this: edges::ThisEdge,
+    epoch: String,
+    /// Central's outbox position already shipped down; doubles as the
+    /// made-up stream sequence of the envelope that carried it.
+    down_sent: i64,
+}
+
+impl Pair {
+    async fn new(central: Backend, edge: Backend) -> Pair {
+        let central = TestDb::migrated(central).await;
+        let edge = TestDb::migrated(edge).await;
+        edges::set_this_edge(edge.db.as_ref(), TENANT, SCHOOL).await.unwrap();
+        let epoch = essp_store::node_state::epoch(edge.db.as_ref()).await.unwrap();
+        let req = EnrollRequest {
+            tenant_id: TENANT.into(),
+            school_id: SCHOOL.into(),
+            epoch: epoch.clone(),
+            host: HOST.into(),
+            confirmed_seq: 0,
+        };
+        edge_apply::enroll(central.db.as_ref(), &req).await.unwrap();
+        Pair {
+            central,
+            edge,
+            this: edges::ThisEdge {
+                tenant_id: TENANT.into(),
+                school_id: SCHOOL.into(),
+            },
+            epoch,
+            down_sent: 0,
+        }
+    }
+
+    fn c(&self) -> &dyn Database {
+        self.central.db.as_ref()
+    }
+
+    fn e(&self) -> &dyn Database {
+        self.edge.db.as_ref()
+    }
+
+    /// The edge's outbox after position `after`.
+    async fn edge_changes(&self, after: i64) -> Vec<RowChange> {
+        outbox::pending(self.e(), after, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.change)
+            .collect()
+    }
+
+    fn up_envelope(&self, changes: &[RowChange]) -> Envelope {
+        envelope(TENANT, SCHOOL, SCHOOL, &self.epoch, changes)
+    }
+
+    async fn apply_up(&self, env: &Envelope) -> UpResult {
+        edge_apply::apply_up(self.c(), TENANT, SCHOOL, env).await.unwrap()
+    }
+
+    async fn edge_record(&self) -> edges::Edge {
+        edges::get(self.c(), TENANT, SCHOOL)
+            .await
+            .unwrap()
+            .expect("edge enrolled")
+    }
+
+    /// Ships what central has not applied of the edge's outbox.
+    async fn up(&self) -> Option<UpResult> {
+        let changes = self.edge_changes(self.edge_record().await.applied_seq).await;
+        if changes.is_empty() {
+            return None;
+        }
+        let r = self.apply_up(&self.up_envelope(&changes)).await;
+        assert!(matches!(r, UpResult::Applied { .. }), "up: {r:?}");
+        Some(r)
+    }
+
+    /// Ships what the edge has not received of central's outbox, as one
+    /// envelope on stream sequence = its last outbox position.
+    async fn down(&mut self) -> Option<DownResult> {
+        let changes: Vec<RowChange> = outbox::pending(self.c(), self.down_sent, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.tenant_id == TENANT && p.school_id == SCHOOL)
+            .map(|p| p.change)
+            .collect();
+        let last = changes.last()?.seq;
+        let env = envelope(TENANT, SCHOOL, "central", "", &changes);
+        let r = edge_apply::apply_down(self.e(), &self.this, &[(u64::try_from(last).unwrap(), env)])
+            .await
+            .unwrap();
+        assert_eq!(r.cursor, last, "down: {r:?}");
+        self.down_sent = last;
+        Some(r)
+    }
+
+    /// Exchanges both ways until nothing moves (a restamp on one side
+    /// queues a change for the other).
+    async fn exchange(&mut self, edge_first: bool) {
+        for _ in 0..6 {
+            let moved = if edge_first {
+                let u = self.up().await.is_some();
+                let d = self.down().await.is_some();
+                u || d
+            } else {
+                let d = self.down().await.is_some();
+                let u = self.up().await.is_some();
+                u || d
+            };
+            if !moved {
+                return;
+            }
+        }
+        panic!("the two sides never stopped sending each other changes");
+    }
+
+    /// Both sides hold the same rows of the school; returns the digests.
+    async fn assert_converged(&self) -> BTreeMap<String, TableDigest> {
+        let (c, e) = (digests(self.c()).await, digests(self.e()).await);
+        assert_eq!(c, e, "central and edge digests differ");
+        c
+    }
+}
+
+// -------------------------------------------------------------- scenarios
+
+/// Guarantee 2: an envelope applies once however often it is delivered.
+async fn edge_writes_apply_centrally_exactly_once(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(create(p.e(), &format!("Broken laptop {n}")).await);
+    }
+    let ctx = AuditContext {
+        actor: "head-teacher".into(),
+        ..Default::default()
+    };
+    let change = audit::Change {
+        tenant: TENANT,
+        school: SCHOOL,
+        action: "incident.create",
+        entity_type: "incident",
+        entity_id: ids[0].as_str(),
+        before: None,
+        after: Some(json!({"title": "Broken laptop 0"})),
+    };
+    audit::append(p.e(), &ctx, change, essp_domain::now()).await.unwrap();
+
+    let changes = p.edge_changes(0).await;
+    assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    let env = p.up_envelope(&changes);
+    assert_eq!(
+        p.apply_up(&env).await,
+        UpResult::Applied {
+            applied_seq: 4,
+            rejected: 0,
+            conflicts: 0
+        }
+    );
+    // Redelivered (JetStream redelivery, an edge resend after a lost ack).
+    assert_eq!(p.apply_up(&env).await, UpResult::Duplicate { applied_seq: 4 });
+    assert_eq!(p.apply_up(&env).await, UpResult::Duplicate { applied_seq: 4 });
+
+    let edge_rec = p.edge_record().await;
+    assert_eq!(edge_rec.applied_seq, 4);
+    assert_eq!(edge_rec.status, "active");
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(get(p.c(), id).await.title, format!("Broken laptop {n}"));
+    }
+    let d = p.assert_converged().await;
+    assert_eq!(d["incidents"].rows, 3);
+    assert_eq!(d["audit_logs"].rows, 1);
+    assert_eq!(
+        p.c()
+            .count(
+                "SELECT COUNT(*) AS n FROM audit_logs WHERE tenant_id = $1",
+                &[TENANT.into()]
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    // Central does not echo the edge's own changes back down.
+    assert_eq!(outbox::depth(p.c()).await.unwrap().count, 0);
+    assert!(conflicts(p.c()).await.is_empty());
+}
+
+/// Guarantee 2: strictly in sequence, whatever the delivery order.
+async fn reordered_and_split_envelopes(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let mut ids = Vec::new();
+    for n in 1..=9 {
+        ids.push(create(p.e(), &format!("Incident {n}")).await);
+    }
+    let changes = p.edge_changes(0).await;
+    assert_eq!(
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        (1..=9).collect::<Vec<_>>()
+    );
+    let (e1, e2, e3) = (
+        p.up_envelope(&changes[0..3]),
+        p.up_envelope(&changes[3..6]),
+        p.up_envelope(&changes[6..9]),
+    );
+    let count = || async { digests(p.c()).await["incidents"].rows };
+
+    // The second arrives first: a gap, nothing applied.
+    assert_eq!(p.apply_up(&e2).await, UpResult::Gap { applied_seq: 0 });
+    assert_eq!(count().await, 0);
+    let rec = p.edge_record().await;
+    assert_eq!((rec.applied_seq, rec.status.as_str()), (0, "gap"));
+
+    let applied = |n| UpResult::Applied {
+        applied_seq: n,
+        rejected: 0,
+        conflicts: 0,
+    };
+    assert_eq!(p.apply_up(&e1).await, applied(3));
+    assert_eq!(p.edge_record().await.status, "active");
+    assert_eq!(p.apply_up(&e2).await, applied(6));
+    assert_eq!(p.apply_up(&e2).await, UpResult::Duplicate { applied_seq: 6 });
+    assert_eq!(count().await, 6);
+    assert!(!exists(p.c(), &ids[6]).await);
+
+    // A resend overlapping what is applied: only 7..8 take effect.
+    let overlap = p.up_envelope(&changes[4..8]);
+    assert_eq!(overlap.first_seq, 5);
+    assert_eq!(p.apply_up(&overlap).await, applied(8));
+    assert_eq!(count().await, 8);
+    assert!(exists(p.c(), &ids[7]).await);
+    assert!(!exists(p.c(), &ids[8]).await);
+
+    assert_eq!(p.apply_up(&e3).await, applied(9));
+    assert_eq!(p.apply_up(&e1).await, UpResult::Duplicate { applied_seq: 9 });
+    assert_eq!(p.edge_record().await.applied_seq, 9);
+    let d = p.assert_converged().await;
+    assert_eq!(d["incidents"].rows, 9);
+}
+
+/// Guarantee 8: a restored backup or cloned box is refused, not replayed.
+async fn stale_epoch_is_refused(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    create(p.e(), "Before the backup").await;
+    create(p.e(), "Also before").await;
+    assert!(matches!(p.up().await, Some(UpResult::Applied { applied_seq: 2, .. })));
+
+    // The box is restored from a backup that minted another epoch and
+    // replays its history from 1.
+    let late = create(p.e(), "After the backup").await;
+    let all = p.edge_changes(0).await;
+    let stale = envelope(TENANT, SCHOOL, SCHOOL, "epoch_restored_backup", &all);
+    let UpResult::Refused(msg) = p.apply_up(&stale).await else {
+        panic!("a stale epoch must be refused");
+    };
+    assert!(msg.to_lowercase().contains("re-enroll"), "{msg}");
+    assert!(!exists(p.c(), &late).await, "nothing of a refused envelope is applied");
+    let rec = p.edge_record().await;
+    assert_eq!(rec.applied_seq, 2);
+    assert_eq!(rec.status, "refused");
+    assert_eq!(rec.epoch, p.epoch);
+    assert_eq!(rec.status_message, msg);
+
+    let reply = edge_apply::answer_checkpoint(p.c(), TENANT, SCHOOL, &checkpoint("epoch_restored_backup", 0))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, "reenroll");
+    assert!(reply.message.to_lowercase().contains("re-enroll"), "{}", reply.message);
+
+    // The genuine edge, under the enrolled epoch, goes on.
+    let reply = edge_apply::answer_checkpoint(p.c(), TENANT, SCHOOL, &checkpoint(&p.epoch, 2))
+        .await
+        .unwrap();
+    assert_eq!((reply.status.as_str(), reply.applied_seq), ("ok", 2));
+    assert!(matches!(p.up().await, Some(UpResult::Applied { applied_seq: 3, .. })));
+    assert!(exists(p.c(), &late).await);
+    p.assert_converged().await;
+}
+
+/// Guarantee 6: an edge writes only its own school, even with a modified
+/// binary; a bad row is rejected without wedging the rest.
+async fn foreign_scope_is_refused(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ids = [
+        create(p.e(), "Ours 1").await,
+        create(p.e(), "Will be moved to another school").await,
+        create(p.e(), "Ours 3").await,
+    ];
+    let changes = p.edge_changes(0).await;
+
+    // Envelopes naming another scope than the subject they arrived on.
+    for (tenant, school) in [(TENANT, OTHER_SCHOOL), ("other-tenant", SCHOOL)] {
+        let env = envelope(tenant, school, school, &p.epoch, &changes);
+        let r = p.apply_up(&env).await;
+        assert!(matches!(r, UpResult::Refused(_)), "{tenant}/{school}: {r:?}");
+    }
+    assert_eq!(p.edge_record().await.applied_seq, 0);
+    for id in &ids {
+        assert!(!exists(p.c(), id).await);
+    }
+
+    // The right subject, but change 2 is a row of another school.
+    let mut tampered = changes.clone();
+    tampered[1].fields.insert("school_id".into(), json!(OTHER_SCHOOL));
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&tampered)).await,
+        UpResult::Applied {
+            applied_seq: 3,
+            rejected: 1,
+            conflicts: 0
+        }
+    );
+    assert!(exists(p.c(), &ids[0]).await);
+    assert!(!exists(p.c(), &ids[1]).await, "another school's row was written");
+    assert!(
+        exists(p.c(), &ids[2]).await,
+        "the change after the rejected one applies"
+    );
+    let rejections = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(rejections.len(), 1, "{rejections:?}");
+    assert_eq!(
+        (
+            rejections[0].seq,
+            rejections[0].table.as_str(),
+            rejections[0].row_id.as_str()
+        ),
+        (2, "incidents", ids[1].as_str())
+    );
+    assert!(rejections[0].reason.contains(OTHER_SCHOOL), "{}", rejections[0].reason);
+    // The edge learns of it in the checkpoint reply.
+    let reply = edge_apply::answer_checkpoint(p.c(), TENANT, SCHOOL, &checkpoint(&p.epoch, 0))
+        .await
+        .unwrap();
+    assert_eq!(reply.applied_seq, 3);
+    assert_eq!(reply.rejections, rejections);
+    assert_eq!(
+        digest::digests(p.c(), TENANT, OTHER_SCHOOL).await.unwrap()["incidents"].rows,
+        0
+    );
+}
+
+/// Guarantee 4: per-field merge; the same field settles by HLC and the
+/// loser is logged.
+async fn concurrent_edits_merge_per_field_and_log_conflicts(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let id = create(p.e(), "Screen cracked").await;
+    p.exchange(true).await;
+    assert_eq!(get(p.c(), &id).await.title, "Screen cracked");
+
+    // Offline: different fields on each side.
+    edit(p.e(), &id, |i| i.title = "Screen cracked (edge)".into()).await;
+    tick().await;
+    edit(p.c(), &id, |i| i.description = "Shop says: replace panel".into()).await;
+    p.exchange(true).await;
+    for db in [p.c(), p.e()] {
+        let i = get(db, &id).await;
+        assert_eq!(i.title, "Screen cracked (edge)");
+        assert_eq!(i.description, "Shop says: replace panel");
+    }
+    p.assert_converged().await;
+    // Checked after the second round so that round runs even if this fails.
+    let different_fields = [conflicts(p.c()).await, conflicts(p.e()).await];
+
+    // Offline again: the same field on both sides; the edge writes later.
+    edit(p.c(), &id, |i| i.title = "Central title".into()).await;
+    tick().await;
+    edit(p.e(), &id, |i| i.title = "Edge title".into()).await;
+    let (cc, ec) = (
+        field_clock(p.c(), "incidents", id.as_str(), "title").await,
+        field_clock(p.e(), "incidents", id.as_str(), "title").await,
+    );
+    assert!(ec > cc, "the edge's edit has the later HLC: {ec} vs {cc}");
+    p.exchange(true).await;
+    for db in [p.c(), p.e()] {
+        assert_eq!(get(db, &id).await.title, "Edge title");
+        assert_eq!(get(db, &id).await.description, "Shop says: replace panel");
+        let title_conflicts: Vec<_> = conflicts(db).await.into_iter().filter(|c| c.field == "title").collect();
+        assert_eq!(title_conflicts.len(), 1, "{title_conflicts:#?}");
+        let c = &title_conflicts[0];
+        assert_eq!(
+            (c.table_name.as_str(), c.row_id.as_str(), c.reason.as_str()),
+            ("incidents", id.as_str(), "lww")
+        );
+        assert_eq!(c.kept_value, json!("Edge title"));
+        assert_eq!(c.kept_clock, ec.to_string());
+        assert_eq!(c.lost_value, json!("Central title"));
+        assert_eq!(c.lost_clock, cc.to_string());
+    }
+    p.assert_converged().await;
+
+    let [on_central, on_edge] = different_fields;
+    assert!(
+        on_central.is_empty() && on_edge.is_empty(),
+        "edits of different fields (title on the edge, description centrally) logged conflicts:\n\
+         central: {on_central:#?}\nedge: {on_edge:#?}"
+    );
+}
+
+/// Guarantee 4 (state machine): a closed incident stays closed.
+async fn closed_incident_is_never_reopened_by_a_stale_write(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    for edge_first in [true, false] {
+        let id = create(p.e(), "Charger missing").await;
+        p.exchange(true).await;
+        assert_eq!(get(p.c(), &id).await.status, IncidentStatus::New);
+
+        for to in [
+            IncidentStatus::Acknowledged,
+            IncidentStatus::InProgress,
+            IncidentStatus::Resolved,
+            IncidentStatus::Closed,
+        ] {
+            move_to(p.c(), &id, to).await;
+        }
+        tick().await;
+        // The edge, unaware, escalates it (later by the clock).
+        move_to(p.e(), &id, IncidentStatus::Escalated).await;
+
+        p.exchange(edge_first).await;
+        let (c, e) = (get(p.c(), &id).await, get(p.e(), &id).await);
+        assert_eq!(c.status, IncidentStatus::Closed, "central, edge_first={edge_first}");
+        assert_eq!(e.status, IncidentStatus::Closed, "edge, edge_first={edge_first}");
+        assert_eq!(e.closed_at, c.closed_at);
+        assert!(c.closed_at.is_some());
+        let sm: Vec<_> = conflicts(p.c())
+            .await
+            .into_iter()
+            .filter(|c| c.row_id == id.as_str() && c.reason == "state_machine")
+            .collect();
+        assert_eq!(sm.len(), 1, "edge_first={edge_first}: {sm:#?}");
+        assert_eq!(sm[0].field, "status");
+        assert_eq!(sm[0].kept_value, json!("closed"));
+        assert_eq!(sm[0].lost_value, json!("escalated"));
+        p.assert_converged().await;
+    }
+}
+
+/// Guarantee 4 (state machine), seen from the edge: central closed an
+/// incident while the edge, unaware, escalated it (later by the clock).
+/// When central's changes reach the edge before the edge's own change has
+/// gone up, the edge must show the incident closed, not a row that is
+/// `escalated` with `resolved_at`/`closed_at` set (a state the state
+/// machine can never produce).
+async fn closing_reaches_an_edge_that_escalated_meanwhile(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let id = create(p.e(), "Battery swollen").await;
+    p.exchange(true).await;
+    for to in [
+        IncidentStatus::Acknowledged,
+        IncidentStatus::InProgress,
+        IncidentStatus::Resolved,
+        IncidentStatus::Closed,
+    ] {
+        move_to(p.c(), &id, to).await;
+    }
+    tick().await;
+    move_to(p.e(), &id, IncidentStatus::Escalated).await;
+
+    assert!(p.down().await.is_some());
+    let e = get(p.e(), &id).await;
+    assert!(e.closed_at.is_some(), "central's closing fields arrived");
+    assert_eq!(
+        e.status,
+        IncidentStatus::Closed,
+        "the edge shows a closed incident as {:?} (closed_at {:?}, resolved_at {:?})",
+        e.status,
+        e.closed_at,
+        e.resolved_at
+    );
+
+    p.exchange(true).await;
+    assert_eq!(get(p.c(), &id).await.status, IncidentStatus::Closed);
+    assert_eq!(get(p.e(), &id).await.status, IncidentStatus::Closed);
+    p.assert_converged().await;
+}
+
+/// Guarantee 4 (clocks): a clock far in the future is clamped and logged.
+async fn future_clocks_are_quarantined(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let id = create(p.e(), "Keyboard sticky").await;
+    p.exchange(true).await;
+
+    edit(p.e(), &id, |i| i.title = "From the future".into()).await;
+    let mut changes = p.edge_changes(p.edge_record().await.applied_seq).await;
+    assert_eq!(changes.len(), 1);
+    let future = Hlc {
+        wall_ms: now_ms() + 2 * 3600 * 1000,
+        counter: 0,
+        node: SCHOOL.into(),
+    }
+    .to_string();
+    changes[0].clocks.insert("title".into(), future.clone());
+    let r = p.apply_up(&p.up_envelope(&changes)).await;
+    assert!(
+        matches!(r, UpResult::Applied { rejected: 0, conflicts, .. } if conflicts >= 1),
+        "{r:?}"
+    );
+    let after_apply = now_ms();
+    assert_eq!(get(p.c(), &id).await.title, "From the future", "the value is applied");
+    let stored = field_clock(p.c(), "incidents", id.as_str(), "title").await;
+    assert!(stored.wall_ms <= after_apply, "stored clock {stored} is in the future");
+    assert_eq!(stored.node, SCHOOL);
+    let ahead: Vec<_> = conflicts(p.c())
+        .await
+        .into_iter()
+        .filter(|c| c.reason == "clock_ahead")
+        .collect();
+    assert_eq!(ahead.len(), 1, "{ahead:#?}");
+    assert_eq!(
+        (ahead[0].field.as_str(), ahead[0].row_id.as_str()),
+        ("title", id.as_str())
+    );
+    assert_eq!(ahead[0].lost_clock, future);
+    assert_eq!(ahead[0].kept_clock, stored.to_string());
+
+    // A normal central edit afterwards: stamped in the present (an adopted
+    // future clock would have dragged it two hours ahead) and it wins on
+    // both sides.
+    tick().await;
+    edit(p.c(), &id, |i| i.title = "Central fix".into()).await;
+    let fix = field_clock(p.c(), "incidents", id.as_str(), "title").await;
+    assert!(
+        fix.wall_ms <= now_ms(),
+        "central's own stamp {fix} was dragged into the future"
+    );
+    assert!(fix > stored);
+    p.exchange(true).await;
+    assert_eq!(get(p.c(), &id).await.title, "Central fix");
+    assert_eq!(get(p.e(), &id).await.title, "Central fix");
+    // Central's edit followed the edge's write (it saw it): not a conflict.
+    let at_edge: Vec<_> = conflicts(p.e())
+        .await
+        .into_iter()
+        .filter(|c| c.field == "title")
+        .collect();
+    assert!(at_edge.is_empty(), "{at_edge:#?}");
+    p.assert_converged().await;
+}
+
+/// SYNC.md's failure test "edge clock 2 h ahead": the edge really stamps
+/// its writes two hours ahead (its own bookkeeping holds the future
+/// clocks, not only the envelope). Central quarantines them; a later
+/// central edit of the same field must still reach the edge, and the two
+/// sides must converge.
+async fn edge_clock_two_hours_ahead_still_converges(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let id = create(p.e(), "Projector dead").await;
+    // The edge's clock runs two hours ahead: rewrite what capture stamped,
+    // in its outbox and in its row bookkeeping, as if stamped that way.
+    let ahead = 2 * 3600 * 1000;
+    let shift = |c: &mut std::collections::BTreeMap<String, String>| {
+        for v in c.values_mut() {
+            let mut h: Hlc = v.parse().unwrap();
+            h.wall_ms += ahead;
+            *v = h.to_string();
+        }
+    };
+    for mut ch in p.edge_changes(0).await {
+        shift(&mut ch.clocks);
+        p.e()
+            .execute(
+                "UPDATE sync_outbox SET change = $1 WHERE seq = $2",
+                &[serde_json::to_string(&ch).unwrap().into(), ch.seq.into()],
+            )
+            .await
+            .unwrap();
+    }
+    let mut tracked = row::tracked(p.e(), "incidents", id.as_str()).await.unwrap().unwrap();
+    shift(&mut tracked.clocks);
+    p.e()
+        .execute(
+            "UPDATE sync_rows SET clocks = $1 WHERE table_name = 'incidents' AND row_id = $2",
+            &[
+                serde_json::to_string(&tracked.clocks).unwrap().into(),
+                id.as_str().into(),
+            ],
+        )
+        .await
+        .unwrap();
+    // Later edge writes stamp after the row's newest clock: also ahead.
+    edit(p.e(), &id, |i| i.title = "Projector dead (edge)".into()).await;
+    assert!(field_clock(p.e(), "incidents", id.as_str(), "title").await.wall_ms > now_ms() + ahead / 2);
+
+    p.exchange(true).await;
+    assert_eq!(get(p.c(), &id).await.title, "Projector dead (edge)");
+    assert!(field_clock(p.c(), "incidents", id.as_str(), "title").await.wall_ms <= now_ms());
+    assert!(
+        conflicts(p.c())
+            .await
+            .iter()
+            .any(|c| c.reason == "clock_ahead" && c.field == "title"),
+        "the future clocks are logged"
+    );
+
+    tick().await;
+    edit(p.c(), &id, |i| i.title = "Central fix".into()).await;
+    p.exchange(true).await;
+    assert_eq!(get(p.c(), &id).await.title, "Central fix");
+    assert_eq!(
+        get(p.e(), &id).await.title,
+        "Central fix",
+        "central's later edit (made after it saw the edge's) must reach the edge"
+    );
+    p.assert_converged().await;
+}
+
+/// Guarantee 5: a change central rejects does not hold up the rest.
+async fn rejected_change_does_not_wedge(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ids = [
+        create(p.e(), "First").await,
+        create(p.e(), "Malformed").await,
+        create(p.e(), "Third").await,
+    ];
+    let mut changes = p.edge_changes(0).await;
+    changes[1].fields.insert("sla_breached".into(), json!("yes"));
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&changes)).await,
+        UpResult::Applied {
+            applied_seq: 3,
+            rejected: 1,
+            conflicts: 0
+        }
+    );
+    assert!(exists(p.c(), &ids[0]).await);
+    assert!(!exists(p.c(), &ids[1]).await, "nothing of a rejected change is written");
+    assert!(exists(p.c(), &ids[2]).await);
+    assert!(
+        row::tracked(p.c(), "incidents", ids[1].as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let rejections = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(rejections.len(), 1, "{rejections:?}");
+    assert_eq!((rejections[0].seq, rejections[0].row_id.as_str()), (2, ids[1].as_str()));
+    assert!(
+        rejections[0].reason.contains("sla_breached"),
+        "{}",
+        rejections[0].reason
+    );
+    // Redelivered: still recorded once.
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&changes)).await,
+        UpResult::Duplicate { applied_seq: 3 }
+    );
+    assert_eq!(
+        journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Later changes keep flowing.
+    let later = create(p.e(), "Later").await;
+    assert_eq!(
+        p.up().await,
+        Some(UpResult::Applied {
+            applied_seq: 4,
+            rejected: 0,
+            conflicts: 0
+        })
+    );
+    assert!(exists(p.c(), &later).await);
+    assert_eq!(p.edge_record().await.applied_seq, 4);
+}
+
+/// Guarantees 4/5 for append-only rows: an edge row whose id collides with
+/// a different row central already holds must not vanish silently (it is
+/// rejected and recorded, or at least logged as a conflict).
+async fn append_only_id_collision_is_not_silently_dropped(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ctx = AuditContext {
+        actor: "county-officer".into(),
+        ..Default::default()
+    };
+    let mk = |action| audit::Change {
+        tenant: TENANT,
+        school: SCHOOL,
+        action,
+        entity_type: "incident",
+        entity_id: "inc_x",
+        before: None,
+        after: None,
+    };
+    let theirs = audit::append(p.c(), &ctx, mk("incident.close"), essp_domain::now())
+        .await
+        .unwrap();
+    let ours = audit::append(p.e(), &ctx, mk("incident.escalate"), essp_domain::now())
+        .await
+        .unwrap();
+    create(p.e(), "After the collision").await;
+    let mut changes = p.edge_changes(0).await;
+    assert_eq!(changes[0].row_id, ours.id);
+    changes[0].row_id = theirs.id.clone();
+    changes[0].fields.insert("id".into(), json!(theirs.id));
+
+    let r = p.apply_up(&p.up_envelope(&changes)).await;
+    assert!(matches!(r, UpResult::Applied { applied_seq: 2, .. }), "{r:?}");
+    let action = p
+        .c()
+        .fetch_optional(
+            "SELECT action FROM audit_logs WHERE id = $1",
+            &[theirs.id.as_str().into()],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .text("action")
+        .unwrap();
+    assert_eq!(action, "incident.close", "central's row is kept");
+    let rejected = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    let logged = conflicts(p.c()).await;
+    assert!(
+        rejected.iter().any(|r| r.row_id == theirs.id) || logged.iter().any(|c| c.row_id == theirs.id),
+        "the edge's audit row ({:?}) collided with a different central row and was dropped silently: \
+         result {r:?}, no rejection, no conflict",
+        changes[0].fields.get("action")
+    );
+}
+
+/// Guarantee 7: the edge's down cursor moves with the rows it applied.
+async fn down_apply_keeps_cursor_with_rows(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let a = create(p.c(), "From the county").await;
+    let b = create(p.c(), "Also from the county").await;
+    let changes: Vec<RowChange> = outbox::pending(p.c(), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.change)
+        .collect();
+    assert_eq!(changes.len(), 2, "central captures the enrolled school's writes");
+    let env = |c: &RowChange| envelope(TENANT, SCHOOL, "central", "", std::slice::from_ref(c));
+    let batch = [(10, env(&changes[0])), (11, env(&changes[1]))];
+
+    assert_eq!(
+        edge_apply::apply_down(p.e(), &p.this, &batch).await.unwrap(),
+        DownResult {
+            cursor: 11,
+            applied: 2,
+            rejected: 0,
+            conflicts: 0
+        }
+    );
+    assert_eq!(edges::position(p.e(), edges::DOWN_CURSOR).await.unwrap(), 11);
+    assert_eq!(get(p.e(), &a).await.title, "From the county");
+    assert_eq!(get(p.e(), &b).await.title, "Also from the county");
+    // Applying central's changes queues nothing to send back up.
+    assert_eq!(outbox::depth(p.e()).await.unwrap().count, 0);
+
+    // Redelivered: skipped.
+    assert_eq!(
+        edge_apply::apply_down(p.e(), &p.this, &batch).await.unwrap(),
+        DownResult {
+            cursor: 11,
+            applied: 0,
+            rejected: 0,
+            conflicts: 0
+        }
+    );
+    assert_eq!(
+        edge_apply::apply_down(p.e(), &p.this, &batch[1..]).await.unwrap(),
+        DownResult {
+            cursor: 11,
+            applied: 0,
+            rejected: 0,
+            conflicts: 0
+        }
+    );
+    assert_eq!(edges::position(p.e(), edges::DOWN_CURSOR).await.unwrap(), 11);
+
+    // A batch overlapping the cursor applies only what is new.
+    edit(p.c(), &a, |i| i.title = "From the county (edited)".into()).await;
+    let edited = outbox::pending(p.c(), changes[1].seq, 100).await.unwrap();
+    assert_eq!(edited.len(), 1);
+    let mut overlap = batch.to_vec();
+    overlap.push((12, env(&edited[0].change)));
+    assert_eq!(
+        edge_apply::apply_down(p.e(), &p.this, &overlap).await.unwrap(),
+        DownResult {
+            cursor: 12,
+            applied: 1,
+            rejected: 0,
+            conflicts: 0
+        }
+    );
+    assert_eq!(edges::position(p.e(), edges::DOWN_CURSOR).await.unwrap(), 12);
+    assert_eq!(get(p.e(), &a).await.title, "From the county (edited)");
+    let d = p.assert_converged().await;
+    assert_eq!(d["incidents"].rows, 2);
+}
