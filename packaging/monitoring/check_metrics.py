@@ -5,7 +5,9 @@
 
 1. Starts essp (ESSP_BIN, --essp, or target/debug/essp) on SQLite in a temp
    dir on a free loopback port, with a 1 s critical SLA so an SLA breach
-   happens, and sends it some traffic.
+   happens, and sends it some traffic. With it, a private nats-server and an
+   edge (a second essp, ESSP_MODE=edge) that enrolls and syncs a change each
+   way, so central's per-edge essp_sync_edge_* gauges exist.
 2. Scrapes /metrics: `promtool check metrics` must be clean, and every metric
    name used by prometheus-rules.yaml and dashboards/*.json must be in it
    (`_bucket`/`_sum`/`_count` only on histograms; `up` comes from Prometheus).
@@ -53,7 +55,16 @@ PROMETHEUS_METRICS = {"up"}
 # Anything else fails the check; an entry that no longer occurs is reported.
 KNOWN_LINT: set[str] = set()
 # Grafana's variables, for evaluation outside Grafana.
-GRAFANA_VARS = {"$__rate_interval": "30s", "$__range": "5m", "$__interval": "15s", "$namespace": ".*"}
+GRAFANA_VARS = {
+    "$__rate_interval": "30s",
+    "$__range": "5m",
+    "$__interval": "15s",
+    "$namespace": ".*",
+    "$tenant": ".*",
+    "$school": ".*",
+}
+# The edge the check enrolls (the tenant and school generate_traffic uses).
+EDGE_TENANT, EDGE_SCHOOL = "demo-tenant", "demo-school"
 
 
 def free_port() -> int:
@@ -159,6 +170,33 @@ def generate_traffic(base: str) -> None:
         http(f"{base}/no-such-route")
 
 
+def sync_with_edge(base: str, edge_base: str) -> None:
+    """Enrolls the edge and sends a change each way through edge sync."""
+    headers = {"Content-Type": "application/json", "X-Tenant-ID": EDGE_TENANT, "X-School-ID": EDGE_SCHOOL}
+    wait_until("the edge's /readyz", lambda: http(f"{edge_base}/readyz")[0] == 200)
+    # Central's sync-worker reports each enrolled edge every 15 s.
+    wait_until(
+        "the edge's enrollment in central's essp_sync_edge_* gauges",
+        lambda: f'essp_sync_edge_last_seen_seconds{{tenant="{EDGE_TENANT}",school="{EDGE_SCHOOL}"}}'.encode()
+        in http(f"{base}/metrics")[1],
+        timeout=60,
+    )
+    body = json.dumps({"deviceId": "dev_edge", "title": "Written at the school"}).encode()
+    status, _ = http(f"{edge_base}/v1/incidents", body, headers)
+    assert status == 201, f"POST /v1/incidents at the edge: {status}"
+    body = json.dumps({"deviceId": "dev_central", "title": "Written at central"}).encode()
+    status, _ = http(f"{base}/v1/incidents", body, headers)
+    assert status == 201, f"POST /v1/incidents at central: {status}"
+
+    def synced() -> bool:
+        _, metrics = http(f"{base}/metrics")
+        up = re.search(rb'^essp_sync_changes_applied_total\{direction="up"\} (\d+)', metrics, re.M)
+        down = re.search(rb'^essp_sync_changes_published_total\{direction="down"\} (\d+)', metrics, re.M)
+        return bool(up and down and int(up.group(1)) > 0 and int(down.group(1)) > 0)
+
+    wait_until("central applying the edge's change and publishing its own", synced)
+
+
 def stop(proc: subprocess.Popen | None) -> None:
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -181,7 +219,7 @@ def main() -> int:
 
     exprs = expressions()
     tmp = Path(tempfile.mkdtemp(prefix="essp-metrics-check-"))
-    essp = prom = nats = None
+    essp = edge = prom = nats = None
     try:
         # A private nats-server, so the NATS and SSOT event metrics exist.
         nats_port = free_port()
@@ -203,6 +241,26 @@ def main() -> int:
         }
         essp = subprocess.Popen([args.essp, "serve"], env=env, stdout=open(tmp / "essp.log", "wb"), stderr=subprocess.STDOUT)
         wait_until("essp /readyz", lambda: http(f"{base}/readyz")[0] == 200)
+        # An edge of demo-school on the same NATS: central's sync-worker
+        # reports it in the essp_sync_edge_* gauges once it is enrolled.
+        edge_port = free_port()
+        edge_base = f"http://127.0.0.1:{edge_port}"
+        edge_env = {
+            "NATS_URL": env["NATS_URL"],
+            "PATH": env["PATH"],
+            "ESSP_DATA_DIR": str(tmp / "edge"),
+            "HTTP_ADDR": f"127.0.0.1:{edge_port}",
+            "LOG_LEVEL": "warn",
+            "ESSP_MODE": "edge",
+            "ESSP_TENANT_ID": EDGE_TENANT,
+            "ESSP_SCHOOL_ID": EDGE_SCHOOL,
+            "ESSP_EDGE_HOST_ID": "check-metrics-edge",
+            "ESSP_SYNC_CHECKPOINT_INTERVAL": "1s",
+        }
+        edge = subprocess.Popen(
+            [args.essp, "serve"], env=edge_env, stdout=open(tmp / "edge.log", "wb"), stderr=subprocess.STDOUT
+        )
+        sync_with_edge(base, edge_base)
         generate_traffic(base)
         wait_until(
             "an SLA breach in /metrics",
@@ -289,6 +347,7 @@ def main() -> int:
         return 0
     finally:
         stop(prom)
+        stop(edge)
         stop(essp)
         stop(nats)
         shutil.rmtree(tmp, ignore_errors=True)
