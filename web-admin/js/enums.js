@@ -59,3 +59,34 @@ export const PHASE_STATUSES = ['pending', 'in_progress', 'blocked', 'done'];
 export const OWNER_ROLES = ['sales', 'engineer', 'lead_tech', 'admin'];
 export const ROOM_TYPES = ['classroom', 'lab', 'office', 'server_room', 'store', 'other'];
 export const BOQ_CATEGORIES = ['cabling', 'switches', 'racks', 'power', 'labor', 'devices', 'other'];
+
+// ---------- sync (docs/sync.md) ----------
+
+/** An edge's link as it sees it (GET /v1/sync/status `state`), in a few words. */
+export const SYNC_STATE_LABEL = {
+  ok: 'In sync',
+  offline: 'Offline',
+  reenroll: 'Must be re-enrolled',
+  rebootstrap: 'Re-bootstrap needed',
+};
+/** How bad a link state or an edge status is: ok, warn or bad (for badges). */
+export const SYNC_SEVERITY = { ok: 'ok', active: 'ok', offline: 'warn', gap: 'warn', reenroll: 'bad', rebootstrap: 'bad', refused: 'bad' };
+/** Central's record of an edge (GET /v1/sync/edges `status`). */
+export const EDGE_STATUS_LABEL = {
+  active: 'Active',
+  gap: 'Waiting for a resend',
+  refused: 'Refused (stale epoch)',
+};
+/** Why a merge did not keep a value (conflict `reason`). */
+export const CONFLICT_REASON = {
+  lww: 'Both sides changed it: the later write won',
+  state_machine: 'A finished status stays finished',
+  clock_ahead: 'A clock from the future was quarantined',
+};
+/** Edges not heard from for longer than this are called stale. */
+export const EDGE_STALE_MS = 10 * 60e3;
+/** Whether central has not heard from an edge (since it enrolled) for over 10 minutes. */
+export function edgeSilent(edge, now = Date.now()) {
+  const last = new Date(edge.lastSeenAt || edge.enrolledAt).getTime();
+  return !(now - last <= EDGE_STALE_MS);
+}

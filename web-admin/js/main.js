@@ -19,8 +19,10 @@ route('/ssot', 'ssot', 'ssot');
 route('/projects', 'projects', 'projects');
 route('/projects/:id', 'project', 'projects');
 route('/audit', 'audit', 'audit');
+route('/sync', 'sync', 'sync');
+route('/sync/:school', 'sync', 'sync');
 
-/** Navigation: [id, label, href, permission]. (No sync pages: that API does not exist yet.) */
+/** Navigation: [id, label, href, permission]. */
 const NAV = [
   ['overview', 'Overview', '#/', 'incident:read'],
   ['incidents', 'Incidents', '#/incidents', 'incident:read'],
@@ -30,6 +32,7 @@ const NAV = [
   ['ssot', 'Reference data', '#/ssot', 'ssot:read'],
   ['projects', 'Projects', '#/projects', 'project:read'],
   ['audit', 'Audit log', '#/audit', 'audit:read'],
+  ['sync', 'Sync', '#/sync', 'sync:read'],
 ];
 
 const app = document.getElementById('app');

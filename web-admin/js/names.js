@@ -1,4 +1,4 @@
-// Names for ids shown in lists (parts, shops, staff), fetched once and
+// Names for ids shown in lists (parts, shops, staff, schools), fetched once and
 // cached: the id is shown until the name arrives, and stays if it cannot.
 
 import { api } from './api.js';
@@ -9,6 +9,7 @@ const cache = new Map();
 const SOURCES = {
   part: (id) => api(`/v1/ssot/part/${encodeURIComponent(id)}`).then((p) => `${p.name} (${p.puk})`),
   shop: (id) => api(`/v1/service-shops/${encodeURIComponent(id)}`).then((s) => s.name),
+  school: (id) => api(`/v1/ssot/school/${encodeURIComponent(id)}`).then((s) => (s.code ? `${s.name} (${s.code})` : s.name)),
   staff: (id) => api(`/v1/service-staff/${encodeURIComponent(id)}`).then((s) => `${s.userId} (${s.role.replace(/_/g, ' ')})`),
 };
 

@@ -43,6 +43,33 @@ export function fmtDate(iso) {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** How long ago, in words ("just now", "12 min ago", "3 h ago", "never"). */
+export function ago(iso, now = Date.now()) {
+  if (!iso) return 'never';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const hrs = Math.floor(m / 60);
+  if (hrs < 48) return `${hrs} h ago`;
+  return `${Math.floor(hrs / 24)} d ago`;
+}
+
+/** A <time> saying how long ago, with the date and time as its tooltip. */
+export function timeAgo(iso, attrs = {}) {
+  if (!iso) return h('span', attrs, 'never');
+  return h('time', { datetime: iso, title: fmtDate(iso), ...attrs }, ago(iso));
+}
+
+/** A length of time given in seconds, in words ("0 s", "40 s", "12 min", "3 h 5 min"). */
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  if (s < 90) return `${s} s`;
+  return span(s * 1000);
+}
+
 function span(ms) {
   const m = Math.round(Math.abs(ms) / 60000);
   if (m < 60) return `${m} min`;

@@ -146,6 +146,11 @@ async function technician() {
   console.log(`first load (index + css + js): ${firstLoad} bytes`);
   check(firstLoad > 0 && firstLoad < MAX_FIRST_LOAD, `first load under 200 KB (was ${firstLoad})`);
   await screen(page, '01-overview-phone');
+  step('the overview has the edge fleet card (central, no edge enrolled)');
+  const edges = page.locator('[data-count="edges"]');
+  await edges.waitFor();
+  check((await edges.textContent()) === '0', `the fleet card counts no edge (says ${await edges.textContent()})`);
+  check((await page.locator('.grid-item [role="alert"]').count()) === 0, 'the overview shows no problem');
 
   step('the menu opens on a phone');
   check(await page.locator('#mainnav').isHidden(), 'navigation is collapsed on a phone');
@@ -278,10 +283,36 @@ async function technician() {
   const verdict = page.locator('[data-result="verify"]');
   await verdict.getByText('The chain is intact.').waitFor();
   await screen(page, '14-audit');
+
+  step('sync: reached from the navigation by keyboard; the empty fleet');
+  await page.locator('a[data-nav="sync"]').focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
+  const fleet = page.locator('[data-list="edges"]');
+  await fleet.locator('.empty').waitFor();
+  check((await fleet.textContent()).includes('No edge has enrolled yet'), `sync: the empty fleet says so: ${await fleet.textContent()}`);
+  check((await page.locator('main [role="alert"]').count()) === 0, 'sync: no problem shown');
+  await screen(page, '14b-sync-desktop');
+  step('sync: filter the fleet by school');
+  await page.getByLabel('School id', { exact: true }).fill(school.id);
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await page.waitForURL(/#\/sync\?schoolId=/);
+  await fleet.getByText(`No edge is enrolled for school ${school.id}.`).waitFor();
+  step('sync: one school, its conflict log and rejected changes');
+  await page.goto(`${DEV}/#/sync/${encodeURIComponent(school.id)}`);
+  await page.locator('[data-edge-detail] .empty').waitFor();
+  await page.locator('[data-list="conflicts"] .empty').waitFor();
+  check((await page.locator('main [role="alert"]').count()) === 0, 'sync school: no problem shown');
+  await screen(page, '14c-sync-school-desktop');
+  await page.getByRole('tab', { name: 'Rejected changes' }).click();
+  await page.locator('[data-list="rejections"] .empty').waitFor();
   await page.setViewportSize(PHONE.viewport);
   await page.goto(`${DEV}/#/`);
   await page.locator('[data-count="open-incidents"]').waitFor();
   await shot(page, '15-overview-after-phone');
+  await page.goto(`${DEV}/#/sync`);
+  await page.locator('[data-list="edges"] .empty').waitFor();
+  await screen(page, '16-sync-phone');
   await ctx.close();
 }
 
@@ -301,6 +332,12 @@ async function viewer() {
   await page.locator('details.context > summary').click();
   await page.locator('[data-who]').waitFor();
   check((await page.locator('[data-who]').textContent()).includes('essp-viewer'), 'the viewer role is shown');
+
+  step('viewer: no sync (no sync:read), and the overview still works');
+  await page.locator('[data-count="open-incidents"]').waitFor();
+  await page.waitForLoadState('networkidle');
+  check((await page.locator('a[data-nav="sync"]').count()) === 0, 'viewer: no Sync in the navigation');
+  check((await page.locator('[data-count="edges"]').count()) === 0, 'viewer: no edge fleet card');
 
   step('viewer: incidents have no write actions');
   await page.goto(`${AUTH}/#/incidents`);

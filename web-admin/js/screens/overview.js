@@ -1,19 +1,19 @@
 // Overview of the selected school: open incidents by status and severity,
 // SLA breaches and those due soon, work orders by status; the tenant's
-// low-stock parts.
+// low-stock parts; sync health (central: the edge fleet; an edge: its link).
 
 import { api, collect } from '../api.js';
-import { OPEN_INCIDENT_STATUSES, SEVERITIES, WO_STATUSES } from '../enums.js';
+import { OPEN_INCIDENT_STATUSES, SEVERITIES, SYNC_STATE_LABEL, WO_STATUSES, edgeSilent } from '../enums.js';
 import { href } from '../router.js';
 import { named } from '../names.js';
-import { session } from '../session.js';
-import { h, mount, panel, badge, dataTable, errorAlert, loading, slaClock, label } from '../ui.js';
+import { session, settings } from '../session.js';
+import { h, mount, panel, badge, dataTable, errorAlert, loading, slaClock, label, ago } from '../ui.js';
 
 const SOON_MS = 4 * 3600e3;
 
 function stats(pairs) {
-  return pairs.map(([name, count, link]) =>
-    h('div', { class: 'stat' }, link ? h('a', { href: link }, name) : h('span', {}, name), h('strong', {}, count)),
+  return pairs.map(([name, count, link, attrs]) =>
+    h('div', { class: 'stat' }, link ? h('a', { href: link }, name) : h('span', {}, name), h('strong', attrs || {}, count)),
   );
 }
 
@@ -83,12 +83,59 @@ async function lowStockPanel() {
   );
 }
 
-/** Each panel loads on its own; one failing shows its problem, not a blank page. */
-function section(load) {
-  const box = h('div', { class: 'grid-item' }, loading());
+/** The school to ask sync about: a caller limited to some schools may not ask about all. */
+const syncSchool = () => (Array.isArray(session.me?.schools) ? session.school : '');
+
+/** Central: how the tenant's edges are doing. */
+async function fleetPanel() {
+  const { items } = await api('/v1/sync/edges', { query: { schoolId: syncSchool() } });
+  const now = Date.now();
+  return panel(
+    'Edge fleet',
+    stats([
+      ['Edges', String(items.length), '#/sync', { 'data-count': 'edges' }],
+      ['Not seen for over 10 minutes', String(items.filter((e) => edgeSilent(e, now)).length)],
+      ['Refused', String(items.filter((e) => e.status === 'refused').length)],
+      ['Total lag (changes)', String(items.reduce((n, e) => n + (e.lagChanges || 0), 0))],
+    ]),
+    h('p', {}, h('a', { href: '#/sync' }, 'Sync status of every edge')),
+  );
+}
+
+/** An edge: its link to central. */
+async function linkPanel() {
+  const [s, conflicts] = await Promise.all([
+    api('/v1/sync/status'),
+    // The count is a nicety: without it the card still shows the link.
+    api('/v1/sync/conflicts', { query: { schoolId: syncSchool(), limit: 500 } }).catch(() => null),
+  ]);
+  const n = conflicts ? conflicts.items.length : null;
+  return panel(
+    'Sync',
+    stats([
+      ['State', SYNC_STATE_LABEL[s.state] || s.state, '#/sync', { 'data-sync-state': s.state }],
+      ['Pending changes', String(s.outboxDepth)],
+      ['Last contact', ago(s.lastContact)],
+      ['Conflicts', n === null ? '—' : n >= 500 ? '500+' : String(n), href('/sync', { tab: 'conflicts' })],
+    ]),
+    s.message ? h('p', { class: 'muted' }, s.message) : null,
+    h('p', {}, h('a', { href: '#/sync' }, 'Sync status and conflict log')),
+  );
+}
+
+/**
+ * Each panel loads on its own; one failing shows its problem, not a blank
+ * page. With `optional`, a refusal (403) or a missing API (404) just leaves
+ * the panel out. A `wide` one (a table) takes two columns on wide screens.
+ */
+function section(load, { optional = false, wide = false } = {}) {
+  const box = h('div', { class: ['grid-item', wide && 'wide'] }, loading());
   load()
     .then((content) => mount(box, content))
-    .catch((err) => mount(box, errorAlert(err)));
+    .catch((err) => {
+      if (optional && [403, 404].includes(err?.status)) box.remove();
+      else mount(box, errorAlert(err));
+    });
   return box;
 }
 
@@ -96,7 +143,8 @@ export default async function overview(view) {
   const parts = [];
   if (session.can('incident:read')) parts.push(section(incidentsPanel));
   if (session.can('workorder:read')) parts.push(section(workOrdersPanel));
-  if (session.can('inventory:read')) parts.push(section(lowStockPanel));
+  if (session.can('inventory:read')) parts.push(section(lowStockPanel, { wide: true }));
+  if (session.can('sync:read')) parts.push(section(settings.mode === 'edge' ? linkPanel : fleetPanel, { optional: true }));
   mount(
     view,
     h('h1', {}, 'Overview'),
