@@ -1,3 +1,4 @@
+DROP TABLE sync_blob_queue;
 DROP TABLE sync_rejections;
 DROP TABLE sync_conflicts;
 DROP TABLE sync_edges;

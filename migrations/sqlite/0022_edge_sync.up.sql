@@ -76,3 +76,17 @@ CREATE TABLE sync_rejections (
     created_at  TEXT NOT NULL,
     UNIQUE (tenant_id, school_id, epoch, seq, row_id)
 );
+
+-- Attachment contents an edge still has to upload to central, queued in the
+-- transaction that made the attachment available; removed once central
+-- holds the verified blob.
+CREATE TABLE sync_blob_queue (
+    object_key    TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL,
+    school_id     TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    created_at    TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT NOT NULL DEFAULT ''
+);

@@ -356,7 +356,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
         ),
     ];
 
-    let sync = crate::edge_sync::prepare(&settings, role, &db, nats.clone()).await?;
+    let sync = crate::edge_sync::prepare(&settings, role, &db, nats.clone(), &blobs).await?;
     let readiness = {
         let mut r = readiness;
         r.push(("ssot", crate::ssot_sync::readiness(&settings, role)));

@@ -10,6 +10,7 @@ use essp_config::{Mode, Settings};
 use essp_http::{Readiness, ReadinessCheck};
 use essp_store::Database;
 use essp_store::sync::edges::{self, ThisEdge};
+use essp_sync_engine::blob_transfer::BlobAccess;
 use essp_sync_engine::edge_link::EdgeLink;
 use essp_sync_engine::status::SharedStatus;
 use tokio::sync::watch;
@@ -25,10 +26,49 @@ pub enum Sync {
         link: Option<EdgeLink>,
         db: Arc<dyn Database>,
     },
-    /// Central running the sync-worker loops.
-    Central(async_nats::Client),
+    /// Central running the sync-worker loops (storing edges' blobs here).
+    Central(async_nats::Client, Arc<dyn BlobAccess>),
     /// Nothing to do here.
     Off,
+}
+
+/// The attachment store, as sync moves blobs through it.
+pub struct Blobs(pub essp_blobs::BlobStore);
+
+#[async_trait]
+impl BlobAccess for Blobs {
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, String> {
+        use futures::TryStreamExt;
+        match self.0.get_stream(key).await {
+            Ok(stream) => {
+                let chunks: Vec<bytes::Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
+                Ok(Some(chunks.concat().into()))
+            }
+            Err(essp_blobs::BlobError::NotFound) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), String> {
+        let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+        self.0
+            .put_stream(key, body, u64::MAX)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, String> {
+        match self.0.size(key).await {
+            Ok(_) => Ok(true),
+            Err(essp_blobs::BlobError::NotFound) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        self.0.delete(key).await.map_err(|e| e.to_string())
+    }
 }
 
 /// Marks an edge's database with its school and decides what to run.
@@ -37,6 +77,7 @@ pub async fn prepare(
     role: Role,
     db: &Arc<dyn Database>,
     nats: Option<async_nats::Client>,
+    blobs: &essp_blobs::BlobStore,
 ) -> Result<Sync> {
     match settings.mode {
         Mode::Edge => {
@@ -75,6 +116,7 @@ pub async fn prepare(
                 status: status.clone(),
                 app_version: env!("CARGO_PKG_VERSION").into(),
                 checkpoint_every: settings.sync_checkpoint_interval,
+                blobs: Some(Arc::new(Blobs(blobs.clone()))),
             });
             Ok(Sync::Edge {
                 status,
@@ -83,7 +125,7 @@ pub async fn prepare(
             })
         }
         Mode::Central => Ok(match nats {
-            Some(client) if role.runs_sync_worker() => Sync::Central(client),
+            Some(client) if role.runs_sync_worker() => Sync::Central(client, Arc::new(Blobs(blobs.clone()))),
             _ => Sync::Off,
         }),
     }
@@ -115,7 +157,7 @@ impl Sync {
                 status: status.clone(),
                 stale_after: settings.sync_checkpoint_interval * 3,
             })),
-            Sync::Central(_) | Sync::Off => Readiness::Disabled,
+            Sync::Central(..) | Sync::Off => Readiness::Disabled,
         }
     }
 
@@ -134,7 +176,7 @@ impl Sync {
     pub fn spawn(self, db: Arc<dyn Database>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         match self {
             Sync::Edge { link: Some(link), .. } => link.spawn(stop),
-            Sync::Central(client) => essp_sync_engine::central_link::spawn(db, client, stop),
+            Sync::Central(client, blobs) => essp_sync_engine::central_link::spawn(db, client, blobs, stop),
             Sync::Edge { link: None, .. } | Sync::Off => Vec::new(),
         }
     }

@@ -88,6 +88,7 @@ async fn edge_link(settings: &Settings, db: &Arc<dyn Database>) -> Result<EdgeLi
         status: SharedStatus::default(),
         app_version: env!("CARGO_PKG_VERSION").into(),
         checkpoint_every: settings.sync_checkpoint_interval,
+        blobs: None,
     })
 }
 

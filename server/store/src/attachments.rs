@@ -48,7 +48,7 @@ pub async fn insert(ex: &dyn Executor, a: &Attachment) -> Result<()> {
         a.status.as_str().into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "attachments", a.id.as_str()).await
 }
 
 /// An available attachment of the school.
@@ -88,10 +88,12 @@ pub async fn list_for(ex: &dyn Executor, scope: &Scope, kind: AttachedTo, entity
 }
 
 /// Pending uploads (of any tenant) created before `before`: abandoned,
-/// their upload URL long expired. Oldest first.
+/// their upload URL long expired. Oldest first. A row that arrived from an
+/// edge (tracked by sync) waits for its blob however long that takes.
 pub async fn abandoned_uploads(ex: &dyn Executor, before: DateTime<Utc>, limit: i64) -> Result<Vec<Attachment>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM attachments WHERE status = 'pending' AND created_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM sync_rows s WHERE s.table_name = 'attachments' AND s.row_id = attachments.id) \
          ORDER BY created_at, id LIMIT $2"
     );
     let rows = ex.fetch_all(&sql, &[before.into(), limit.into()]).await?;
@@ -126,5 +128,8 @@ pub async fn mark_available(ex: &dyn Executor, a: &Attachment) -> Result<bool> {
             ],
         )
         .await?;
+    if n == 1 {
+        crate::sync::capture(ex, "attachments", a.id.as_str()).await?;
+    }
     Ok(n == 1)
 }

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::blob_transfer::{self, BlobAccess};
 use crate::edge_apply::{self, UpResult};
 use crate::{SyncError, nats_err};
 
@@ -45,8 +46,14 @@ pub async fn ensure_streams(js: &jetstream::Context) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Starts central's three sync loops.
-pub fn spawn(db: Arc<dyn Database>, client: async_nats::Client, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+/// Starts central's sync loops. `blobs` is where edges' attachment
+/// contents are stored.
+pub fn spawn(
+    db: Arc<dyn Database>,
+    client: async_nats::Client,
+    blobs: Arc<dyn BlobAccess>,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     vec![
         spawn_loop("up applier", stop.clone(), {
             let (db, client, stop) = (db.clone(), client.clone(), stop.clone());
@@ -54,7 +61,7 @@ pub fn spawn(db: Arc<dyn Database>, client: async_nats::Client, stop: watch::Rec
         }),
         spawn_loop("checkpoint responder", stop.clone(), {
             let (db, client, stop) = (db.clone(), client.clone(), stop.clone());
-            move || answer_ctl(db.clone(), client.clone(), stop.clone())
+            move || answer_ctl(db.clone(), client.clone(), blobs.clone(), stop.clone())
         }),
         spawn_loop("down publisher", stop.clone(), {
             let (db, client, stop) = (db.clone(), client.clone(), stop.clone());
@@ -212,6 +219,7 @@ async fn handle_up(db: &dyn Database, msg: &jetstream::Message) -> Result<AckKin
 async fn answer_ctl(
     db: Arc<dyn Database>,
     client: async_nats::Client,
+    blobs: Arc<dyn BlobAccess>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), SyncError> {
     let js = jetstream::new(client.clone());
@@ -241,7 +249,7 @@ async fn answer_ctl(
             continue;
         }
         let body = match serde_json::from_slice::<CtlRequest>(&msg.payload) {
-            Ok(req) => answer(db.as_ref(), &js, &tenant, &school, req).await?,
+            Ok(req) => answer(db.as_ref(), &js, blobs.as_ref(), &tenant, &school, req).await?,
             Err(e) => refusal(&format!("unreadable request: {e}")),
         };
         client.publish(reply_to, body.into()).await.map_err(nats_err)?;
@@ -261,6 +269,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, SyncError> {
 async fn answer(
     db: &dyn Database,
     js: &jetstream::Context,
+    blobs: &dyn BlobAccess,
     tenant: &str,
     school: &str,
     req: CtlRequest,
@@ -314,9 +323,27 @@ async fn answer(
                 Err(e) => Err(e),
             }
         }
-        CtlRequest::RowHashes { .. } | CtlRequest::Enroll(_) | CtlRequest::SnapshotPage { .. } => {
-            Ok(refusal("the request names another school than its subject"))
+        CtlRequest::BlobOffset {
+            tenant_id,
+            school_id,
+            object_key,
+        } if own(&tenant_id, &school_id) => {
+            to_json(&blob_transfer::offset(db, blobs, tenant, school, &object_key).await?)
         }
+        CtlRequest::BlobPart {
+            tenant_id,
+            school_id,
+            object_key,
+            offset,
+            data,
+        } if own(&tenant_id, &school_id) => {
+            to_json(&blob_transfer::part(db, blobs, tenant, school, &object_key, offset, &data).await?)
+        }
+        CtlRequest::RowHashes { .. }
+        | CtlRequest::Enroll(_)
+        | CtlRequest::SnapshotPage { .. }
+        | CtlRequest::BlobOffset { .. }
+        | CtlRequest::BlobPart { .. } => Ok(refusal("the request names another school than its subject")),
     }
 }
 

@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use essp_store::Database;
 use essp_store::sync::edges::{self, ThisEdge};
-use essp_store::sync::{digest, journal, outbox};
+use essp_store::sync::{blobs, digest, journal, outbox};
 use essp_sync_proto::{
-    Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION, SnapshotPage,
-    subjects,
+    BlobReply, Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION,
+    SnapshotPage, subjects,
 };
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::blob_transfer::{self, BlobAccess};
 use crate::central_link::spawn_loop;
 use crate::status::SharedStatus;
 use crate::{SyncError, edge_apply, nats_err};
@@ -62,18 +63,93 @@ pub struct EdgeLink {
     pub app_version: String,
     /// How often a checkpoint is sent when nothing else prompts one.
     pub checkpoint_every: Duration,
+    /// Where this edge keeps attachment contents (uploaded to central from
+    /// the blob queue); `None` for one-off CLI links.
+    pub blobs: Option<Arc<dyn BlobAccess>>,
 }
 
 impl EdgeLink {
-    /// Starts the up/checkpoint loop and the down loop.
+    /// Starts the up/checkpoint loop, the down loop and the blob uploader.
     pub fn spawn(self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let up = self.clone();
-        let down = self;
-        let (s1, s2) = (stop.clone(), stop.clone());
+        let (up, down, blobs) = (self.clone(), self.clone(), self);
+        let (s1, s2, s3) = (stop.clone(), stop.clone(), stop.clone());
         vec![
             spawn_loop("edge up", stop.clone(), move || up.clone().run_up(s1.clone())),
-            spawn_loop("edge down", stop, move || down.clone().run_down(s2.clone())),
+            spawn_loop("edge down", stop.clone(), move || down.clone().run_down(s2.clone())),
+            spawn_loop("edge blobs", stop, move || blobs.clone().run_blobs(s3.clone())),
         ]
+    }
+
+    /// Uploads queued attachment contents, oldest first, each resumed from
+    /// what central already holds; a blob is dequeued only once central
+    /// has verified it.
+    async fn run_blobs(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {
+        let Some(store) = self.blobs.clone() else { return Ok(()) };
+        if !self.wait_enrolled(&mut stop, false).await? {
+            return Ok(());
+        }
+        loop {
+            let queued = blobs::queued(self.db.as_ref(), 20).await?;
+            let mut progressed = false;
+            for q in &queued {
+                match self.upload(store.as_ref(), q).await {
+                    Ok(true) => {
+                        blobs::uploaded(self.db.as_ref(), &q.object_key).await?;
+                        progressed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e @ SyncError::Nats(_)) => return Err(e),
+                    Err(e) => blobs::failed(self.db.as_ref(), &q.object_key, &e.to_string()).await?,
+                }
+            }
+            metrics::gauge!("essp_sync_blob_queue_depth").set(blobs::depth(self.db.as_ref()).await? as f64);
+            let pause = if progressed {
+                Duration::from_millis(10)
+            } else {
+                Duration::from_secs(1)
+            };
+            if crate::sleep_or_stop(&mut stop, pause).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends one blob from where central left off; true once central holds
+    /// it verified, false when central cannot take it yet.
+    async fn upload(&self, store: &dyn BlobAccess, q: &blobs::Queued) -> Result<bool, SyncError> {
+        let ask = CtlRequest::BlobOffset {
+            tenant_id: q.tenant_id.clone(),
+            school_id: q.school_id.clone(),
+            object_key: q.object_key.clone(),
+        };
+        let mut reply: BlobReply = self.request(&ask).await?;
+        if reply.complete {
+            return Ok(true);
+        }
+        let bytes = store
+            .get(&q.object_key)
+            .await
+            .map_err(SyncError::Other)?
+            .ok_or_else(|| SyncError::Other(format!("the blob {} is missing locally", q.object_key)))?;
+        let mut restarted = false;
+        loop {
+            match reply.status.as_str() {
+                "ok" if reply.complete => return Ok(true),
+                "ok" => {}
+                // Once: a second mismatch means our own copy is damaged.
+                "restart" if !restarted => restarted = true,
+                "wait" => return Ok(false),
+                _ => return Err(SyncError::Other(reply.message)),
+            }
+            let part = CtlRequest::BlobPart {
+                tenant_id: q.tenant_id.clone(),
+                school_id: q.school_id.clone(),
+                object_key: q.object_key.clone(),
+                offset: reply.offset,
+                data: blob_transfer::chunk(&bytes, reply.offset),
+            };
+            reply = self.request(&part).await?;
+        }
     }
 
     async fn run_up(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {

@@ -5,6 +5,7 @@
 //! central sync (SYNC.md): applying envelopes ([`edge_apply`]), central's
 //! side of the link ([`central_link`]) and an edge's ([`edge_link`]).
 
+pub mod blob_transfer;
 pub mod central_link;
 pub mod edge_apply;
 pub mod edge_link;

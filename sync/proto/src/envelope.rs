@@ -141,6 +141,43 @@ pub enum CtlRequest {
         after_id: String,
         limit: u32,
     },
+    /// "How much of this blob do you hold?": answered with a [`BlobReply`].
+    #[serde(rename_all = "camelCase")]
+    BlobOffset {
+        tenant_id: String,
+        school_id: String,
+        object_key: String,
+    },
+    /// "Here are the bytes of this blob from `offset`" (base64, one fixed
+    /// size chunk): answered with a [`BlobReply`].
+    #[serde(rename_all = "camelCase")]
+    BlobPart {
+        tenant_id: String,
+        school_id: String,
+        object_key: String,
+        offset: u64,
+        data: String,
+    },
+}
+
+/// The bytes of one blob chunk (the last may be shorter). Fixed, so a part's
+/// offset names it and an upload resumes at the first missing one.
+pub const BLOB_CHUNK: u64 = 256 * 1024;
+
+/// Central's answer about one blob an edge uploads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobReply {
+    /// `ok`; `wait` (central does not have the attachment's row yet: try
+    /// later); `restart` (the assembled blob did not match its hash: send
+    /// it again from 0); `refused` with a message.
+    pub status: String,
+    #[serde(default)]
+    pub message: String,
+    /// Bytes central holds of it, from the start: send from here.
+    pub offset: u64,
+    /// Central stores the verified blob; the attachment is visible.
+    pub complete: bool,
 }
 
 /// An edge asking to be (re-)enrolled.

@@ -9,7 +9,7 @@ pub mod hlc;
 pub mod subjects;
 
 pub use envelope::{
-    Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION, Rejection,
-    RowChange, SnapshotPage, TableDigest,
+    BLOB_CHUNK, BlobReply, Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope,
+    PROTOCOL_VERSION, Rejection, RowChange, SnapshotPage, TableDigest,
 };
 pub use hlc::{ClockError, Hlc, HlcClock};

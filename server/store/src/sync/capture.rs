@@ -11,7 +11,7 @@ use essp_sync_proto::{Hlc, HlcClock, RowChange};
 
 use super::catalog::{self, Table};
 use super::row::{self, Tracked};
-use super::{edges, outbox};
+use super::{blobs, edges, outbox};
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
 
@@ -31,6 +31,16 @@ pub async fn capture(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
     let (tenant, school) = scope(t, &image);
     if node == CENTRAL_NODE && !central_captures(ex, t, &tenant, &school).await? {
         return Ok(());
+    }
+    if let Some(key_column) = t.blob_key {
+        // A row naming a blob replicates once the blob is here; an edge
+        // then queues the blob itself for upload.
+        if !blobs::available(ex, t, id).await? {
+            return Ok(());
+        }
+        if node != CENTRAL_NODE {
+            blobs::enqueue(ex, key_column, &image).await?;
+        }
     }
     let prev = row::tracked(ex, t.name, id).await?.unwrap_or_default();
     let Some(change) = stamp(t, id, &prev, image, &node, now_ms().saturating_sub(offset_ms))? else {

@@ -44,6 +44,10 @@ pub struct Table {
     /// Rows belong to the whole tenant (no `school_id`): every edge of the
     /// tenant holds them all.
     pub tenant_wide: bool,
+    /// Rows name a blob by this column (attachments). Such a table has a
+    /// local `status`: a row replicates once `available` (its blob is
+    /// here), and a copy stays `pending`, hidden, until its blob arrives.
+    pub blob_key: Option<&'static str>,
 }
 
 impl Table {
@@ -99,6 +103,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: None,
         tenant_wide: true,
+        blob_key: None,
     },
     Table {
         name: "service_staff",
@@ -117,6 +122,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: None,
         tenant_wide: true,
+        blob_key: None,
     },
     Table {
         name: "incidents",
@@ -146,6 +152,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: Some("status"),
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "work_orders",
@@ -179,6 +186,29 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: Some("status"),
         tenant_wide: false,
+        blob_key: None,
+    },
+    Table {
+        name: "attachments",
+        class: Class::Shared,
+        columns: &[
+            col("id", Text),
+            col("tenant_id", Text),
+            col("school_id", Text),
+            col("entity_type", Text),
+            col("entity_id", Text),
+            col("file_name", Text),
+            col("content_type", Text),
+            col("size_bytes", I64),
+            col("sha256", Text),
+            col("object_key", Text),
+            col("uploaded_by", Text),
+            col("created_at", Timestamp),
+        ],
+        local_only: &["status"],
+        status_column: None,
+        tenant_wide: false,
+        blob_key: Some("object_key"),
     },
     Table {
         name: "work_order_deliverables",
@@ -205,6 +235,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: Some("status"),
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "work_order_approvals",
@@ -225,6 +256,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: Some("status"),
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "work_order_parts",
@@ -244,6 +276,7 @@ pub const TABLES: &[Table] = &[
         local_only: VERSIONED,
         status_column: None,
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "work_order_schedules",
@@ -263,6 +296,7 @@ pub const TABLES: &[Table] = &[
         local_only: &[],
         status_column: None,
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "work_order_rework_history",
@@ -283,6 +317,7 @@ pub const TABLES: &[Table] = &[
         local_only: &[],
         status_column: None,
         tenant_wide: false,
+        blob_key: None,
     },
     Table {
         name: "audit_logs",
@@ -305,6 +340,7 @@ pub const TABLES: &[Table] = &[
         local_only: &["seq", "prev_hash", "hash"],
         status_column: None,
         tenant_wide: false,
+        blob_key: None,
     },
 ];
 

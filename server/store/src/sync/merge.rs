@@ -134,6 +134,9 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         row::insert(ex, t, &image).await?;
+        if t.blob_key.is_some() {
+            super::blobs::hide_until_blob(ex, t, &change.row_id).await?;
+        }
         let tracked = Tracked { image, clocks };
         row::track(ex, t, &change.row_id, &tracked).await?;
         if clamped {
