@@ -382,6 +382,7 @@ async fn edge_and_sync_worker_killed_mid_stream_count_every_write_once() {
     let mut central = central(&nats).await;
     let mut edge = edge(&nats, SCHOOL).await;
     let mut written = Vec::new();
+    let mut from_central = Vec::new();
     for round in 0..3 {
         // Writes race the publisher; kill -9 the edge while it sends…
         written.extend(create_many(&edge, SCHOOL, 15, &format!("round {round}")).await);
@@ -389,14 +390,28 @@ async fn edge_and_sync_worker_killed_mid_stream_count_every_write_once() {
         // …and the sync-worker while it applies.
         written.extend(create_many(&edge, SCHOOL, 15, &format!("round {round} b")).await);
         central = central.restart().await;
+        // Central's own writes stream down while the edge is killed again
+        // mid-apply.
+        from_central.extend(create_many(&central, SCHOOL, 15, &format!("round {round} central")).await);
+        edge = edge.restart().await;
     }
-    written.sort();
-    wait_until("every write reached central", async || {
-        incident_ids(&central, SCHOOL).await.len() >= written.len()
+    let mut all: Vec<String> = written.iter().chain(&from_central).cloned().collect();
+    all.sort();
+    wait_until("every write reached both sides", async || {
+        incident_ids(&central, SCHOOL).await.len() >= all.len() && incident_ids(&edge, SCHOOL).await.len() >= all.len()
     })
     .await;
     wait_drained(&edge).await;
-    assert_eq!(incident_ids(&central, SCHOOL).await, written, "each write exactly once");
+    assert_eq!(
+        incident_ids(&central, SCHOOL).await,
+        all,
+        "each write exactly once, centrally"
+    );
+    assert_eq!(
+        incident_ids(&edge, SCHOOL).await,
+        all,
+        "each write exactly once, at the edge"
+    );
     assert_converged(&edge, &nats, SCHOOL);
 }
 

@@ -56,6 +56,7 @@ scenarios!(
     rejected_change_does_not_wedge,
     append_only_id_collision_is_not_silently_dropped,
     down_apply_keeps_cursor_with_rows,
+    an_edge_a_release_apart_keeps_syncing,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -992,4 +993,43 @@ async fn down_apply_keeps_cursor_with_rows(central: Backend, edge: Backend) {
     assert_eq!(get(p.e(), &a).await.title, "From the county (edited)");
     let d = p.assert_converged().await;
     assert_eq!(d["incidents"].rows, 2);
+}
+
+/// Guarantee 10: an edge one release behind (a column it does not know yet)
+/// or ahead (a column central does not know yet) keeps syncing: unknown
+/// fields are ignored, missing ones leave the receiver's value alone.
+async fn an_edge_a_release_apart_keeps_syncing(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let id = create(p.e(), "Keyboard dead").await;
+    p.exchange(true).await;
+    edit(p.e(), &id, |i| i.title = "Keyboard dead, two keys".into()).await;
+    let mut changes = p.edge_changes(p.edge_record().await.applied_seq).await;
+    assert!(!changes.is_empty());
+    for c in changes.iter_mut().filter(|c| c.table == "incidents") {
+        // A newer edge sends a column central lacks…
+        c.fields.insert("warranty_ref".into(), json!("W-1"));
+        c.clocks.insert("warranty_ref".into(), c.clocks["title"].clone());
+        // …and an older one lacks a column central has.
+        c.fields.remove("context");
+        c.clocks.remove("context");
+    }
+    let mut env = p.up_envelope(&changes);
+    env.version = essp_sync_proto::PROTOCOL_VERSION + 1;
+    let env: Envelope = serde_json::from_value({
+        let mut v = serde_json::to_value(&env).unwrap();
+        v["someFutureEnvelopeField"] = json!({"x": 1});
+        v
+    })
+    .unwrap();
+    let r = p.apply_up(&env).await;
+    assert!(matches!(r, UpResult::Applied { rejected: 0, .. }), "{r:?}");
+    let at_central = get(p.c(), &id).await;
+    assert_eq!(at_central.title, "Keyboard dead, two keys");
+    assert_eq!(
+        at_central.context,
+        get(p.e(), &id).await.context,
+        "a missing field keeps its value"
+    );
+    p.exchange(false).await;
+    p.assert_converged().await;
 }
