@@ -255,7 +255,7 @@ pub async fn edge(settings: Settings, action: EdgeAction) -> Result<ExitCode> {
                 // A restore already minted a fresh epoch; only a box enrolled
                 // under its current one needs another.
                 let fresh = enrolled.as_deref() == Some(epoch.as_str());
-                let progress = link.enroll(fresh).await?;
+                let progress = link.enroll(fresh, true).await?;
                 print(&progress)?;
                 Ok(ExitCode::SUCCESS)
             }

@@ -797,3 +797,125 @@ async fn central_never_shows_an_attachment_whose_content_has_not_arrived() {
     assert_eq!(listed["items"], json!([]), "{listed}");
     assert_eq!(get(&central, &format!("/v1/incidents/{inc}")).await.0, 200);
 }
+
+/// `(available, reserved)` of a part at a shop, as `s` sees it.
+async fn stock(s: &Server, shop: &str, part: &str) -> Option<(i64, i64)> {
+    let (_, list) = get(s, &format!("/v1/inventory?serviceShopId={shop}&partId={part}")).await;
+    let item = list["items"].as_array()?.first()?.clone();
+    Some((item["qtyAvailable"].as_i64()?, item["qtyReserved"].as_i64()?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bom_reservations_made_at_an_edge_are_checked_against_central_stock() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    let shop = expect(
+        &central,
+        Method::POST,
+        "/v1/service-shops",
+        Some(json!({"name": "Depot", "countyCode": "047"})),
+        201,
+    )
+    .await;
+    let shop = shop["id"].as_str().unwrap().to_owned();
+    let part = format!("part_{}", ulid::Ulid::new());
+    let upsert = json!({"serviceShopId": shop, "partId": part, "qtyAvailable": 5, "reorderThreshold": 1});
+    expect(&central, Method::POST, "/v1/inventory/upsert", Some(upsert), 200).await;
+    // Stock levels come down to the school.
+    wait_until("the stock reached the edge", async || {
+        stock(&edge, &shop, &part).await == Some((5, 0))
+    })
+    .await;
+    let wo_body = json!({"deviceId": "dev_1", "taskType": "repair", "serviceShopId": shop});
+    let wo = expect(&edge, Method::POST, "/v1/work-orders", Some(wo_body), 201).await;
+    let items = format!("/v1/work-orders/{}/bom/items", wo["id"].as_str().unwrap());
+
+    // A reservation at the school is re-run on central's stock.
+    let line = expect(
+        &edge,
+        Method::POST,
+        &items,
+        Some(json!({"partId": part, "qtyPlanned": 2})),
+        201,
+    )
+    .await;
+    wait_until("central reserved the parts", async || {
+        stock(&central, &shop, &part).await == Some((5, 2))
+    })
+    .await;
+    wait_drained(&edge).await;
+
+    // Offline, the school reserves 3 more while central hands 2 of the
+    // remaining 3 to another job: both cannot be true.
+    nats.stop();
+    let second = expect(
+        &edge,
+        Method::POST,
+        &items,
+        Some(json!({"partId": part, "qtyPlanned": 3})),
+        201,
+    )
+    .await;
+    assert_eq!(stock(&edge, &shop, &part).await, Some((5, 5)));
+    let other = json!({"deviceId": "dev_9", "taskType": "repair", "serviceShopId": shop});
+    let other = expect(&central, Method::POST, "/v1/work-orders", Some(other), 201).await;
+    let other_items = format!("/v1/work-orders/{}/bom/items", other["id"].as_str().unwrap());
+    expect(
+        &central,
+        Method::POST,
+        &other_items,
+        Some(json!({"partId": part, "qtyPlanned": 2})),
+        201,
+    )
+    .await;
+    nats.restart();
+
+    // Central refuses the school's second line, says why, and its own
+    // state comes back down: nothing is oversold, and both sides agree.
+    wait_until("the school sees the rejection", async || {
+        let (_, r) = get(&edge, "/v1/sync/rejections").await;
+        r["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|x| x["rowId"] == second["id"]))
+    })
+    .await;
+    let (_, r) = get(&edge, "/v1/sync/rejections").await;
+    let rejection = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rowId"] == second["id"])
+        .unwrap()
+        .clone();
+    assert!(
+        rejection["reason"].as_str().unwrap().contains("does not cover"),
+        "{rejection}"
+    );
+    wait_until("the edge's stock follows central's", async || {
+        stock(&edge, &shop, &part).await == Some((5, 4))
+    })
+    .await;
+    assert_eq!(stock(&central, &shop, &part).await, Some((5, 4)));
+    // The refused line stays, emptied, on both sides; the accepted one holds.
+    let bom = format!("/v1/work-orders/{}/bom", wo["id"].as_str().unwrap());
+    let planned = |list: &Value, id: &Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == *id)
+            .map(|i| i["qtyPlanned"].clone())
+    };
+    wait_until("the edge's line follows central's", async || {
+        planned(&get(&edge, &bom).await.1, &second["id"]) == Some(json!(0))
+    })
+    .await;
+    for node in [&edge, &central] {
+        let (_, list) = get(node, &bom).await;
+        assert_eq!(planned(&list, &line["id"]), Some(json!(2)), "{list}");
+        assert_eq!(planned(&list, &second["id"]), Some(json!(0)), "{list}");
+    }
+    wait_drained(&edge).await;
+    assert_converged(&edge, &nats, SCHOOL);
+}

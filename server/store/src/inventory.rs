@@ -93,11 +93,24 @@ pub async fn set_stock(
     );
     let mut params = vec![available.into(), threshold.into(), now.into()];
     params.extend(key.values());
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(item_from_row)
-        .transpose()
+        .transpose()?;
+    captured(ex, saved).await
+}
+
+/// Central's stock goes down to its edges (they reserve against it).
+async fn captured(ex: &dyn Executor, saved: Option<InventoryItem>) -> Result<Option<InventoryItem>> {
+    match saved {
+        Some(item) => {
+            crate::sync::capture(ex, "inventory", item.id.as_str()).await?;
+            Ok(Some(item))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Applies one guarded movement of `qty`; `None` when the guard fails
@@ -124,11 +137,13 @@ pub async fn move_stock(
     );
     let mut params = vec![qty.into(), now.into()];
     params.extend(key.values());
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(item_from_row)
-        .transpose()
+        .transpose()?;
+    captured(ex, saved).await
 }
 
 pub async fn append_ledger(ex: &dyn Executor, tenant: &str, e: &LedgerEntry) -> Result<()> {

@@ -298,7 +298,13 @@ async fn answer(
             None => Ok(refusal("unknown table")),
         },
         CtlRequest::Enroll(req) if own(&req.tenant_id, &req.school_id) => {
-            edge_apply::enroll(db, &req).await?;
+            if let Err(message) = edge_apply::enroll(db, &req).await? {
+                return to_json(&EnrollReply {
+                    status: "refused".into(),
+                    message,
+                    ..Default::default()
+                });
+            }
             // Read after the enrollment committed: every change from here
             // on is captured and lands after this position.
             let mut stream = js.get_stream(subjects::DOWN_STREAM).await.map_err(nats_err)?;

@@ -270,7 +270,18 @@ pub struct DownResult {
 /// `confirmed_seq` will be applied; from now on central captures the
 /// school's changes for it. The caller then reads the `down` position the
 /// snapshot starts from (after this commit, so nothing falls between).
-pub async fn enroll(db: &dyn Database, req: &EnrollRequest) -> Result<(), SyncError> {
+pub async fn enroll(db: &dyn Database, req: &EnrollRequest) -> Result<Result<(), String>, SyncError> {
+    if !req.replace
+        && let Some(existing) = edges::get(db, &req.tenant_id, &req.school_id).await?
+        && existing.epoch != req.epoch
+    {
+        // A box enrolling itself (or a request delayed in a buffer) never
+        // takes a school away from the box central knows.
+        return Ok(Err(format!(
+            "school {} already has an enrolled edge (epoch {}); on the box that should serve it, run: essp edge enroll",
+            req.school_id, existing.epoch
+        )));
+    }
     edges::enroll(
         db,
         &req.tenant_id,
@@ -281,7 +292,7 @@ pub async fn enroll(db: &dyn Database, req: &EnrollRequest) -> Result<(), SyncEr
     )
     .await?;
     tracing::info!(tenant = %req.tenant_id, school = %req.school_id, epoch = %req.epoch, "edge enrolled");
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// Central: one page of a school's rows of one table, with central's field

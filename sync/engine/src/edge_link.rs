@@ -251,7 +251,7 @@ impl EdgeLink {
             match enrolled {
                 Some(e) if e == epoch => return Ok(true),
                 None if enroll => {
-                    self.enroll(false).await?;
+                    self.enroll(false, false).await?;
                     return Ok(true);
                 }
                 Some(_) if enroll => self.status.update(|s| {
@@ -272,8 +272,10 @@ impl EdgeLink {
     /// school's rows are copied page by page (each page with the progress
     /// marker, so an interrupted enrollment resumes), and finally the down
     /// cursor is set to the position the copy is consistent with. `renew`
-    /// mints a new epoch first (re-enrollment of a restored or replaced box).
-    pub async fn enroll(&self, renew: bool) -> Result<EnrollProgress, SyncError> {
+    /// mints a new epoch first (re-enrollment of a restored or replaced box);
+    /// `replace` takes the school over from whatever box central knows (an
+    /// operator's decision; a box enrolling itself never does).
+    pub async fn enroll(&self, renew: bool, replace: bool) -> Result<EnrollProgress, SyncError> {
         let db = self.db.as_ref();
         let saved = essp_store::node_state::get(db, edges::ENROLLING)
             .await?
@@ -293,6 +295,7 @@ impl EdgeLink {
                     epoch: epoch.clone(),
                     host: self.host.clone(),
                     confirmed_seq: edges::position(db, edges::UP_CONFIRMED).await?,
+                    replace,
                 };
                 let reply: EnrollReply = self.request(&CtlRequest::Enroll(req)).await?;
                 if reply.status != "ok" {

@@ -214,8 +214,9 @@ impl Pair {
             epoch: epoch.clone(),
             host: HOST.into(),
             confirmed_seq: 0,
+            replace: false,
         };
-        edge_apply::enroll(central.db.as_ref(), &req).await.unwrap();
+        edge_apply::enroll(central.db.as_ref(), &req).await.unwrap().unwrap();
         Pair {
             central,
             edge,

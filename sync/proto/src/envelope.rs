@@ -192,6 +192,10 @@ pub struct EnrollRequest {
     /// Every outbox position up to here is already central's (or was never
     /// central's to apply); the edge's next change is `confirmed_seq + 1`.
     pub confirmed_seq: i64,
+    /// Replace the school's existing enrollment (an operator's `essp edge
+    /// enroll`); a box enrolling itself never replaces one.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 /// Central's answer to an enrollment.

@@ -21,6 +21,12 @@ pub const CENTRAL_NODE: &str = "central";
 /// Records the current state of row `id` of a replicated table: call it in
 /// the transaction that wrote the row, after the write.
 pub async fn capture(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
+    capture_after(ex, table, id, None).await
+}
+
+/// [`capture`], with the new stamp also sorting after `not_before` (a
+/// clock of another node this write answers).
+pub(crate) async fn capture_after(ex: &dyn Executor, table: &str, id: &str, not_before: Option<&Hlc>) -> Result<()> {
     let t = catalog::table(table).ok_or_else(|| StoreError::Other(format!("{table} is not a replicated table")))?;
     let Some((node, offset_ms)) = capturing_node(ex, t).await? else {
         return Ok(());
@@ -43,7 +49,16 @@ pub async fn capture(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
         }
     }
     let prev = row::tracked(ex, t.name, id).await?.unwrap_or_default();
-    let Some(change) = stamp(t, id, &prev, image, &node, now_ms().saturating_sub(offset_ms))? else {
+    let Some(change) = stamp(
+        t,
+        id,
+        &prev,
+        image,
+        &node,
+        now_ms().saturating_sub(offset_ms),
+        not_before,
+    )?
+    else {
         return Ok(());
     };
     row::track(
@@ -142,6 +157,7 @@ fn stamp(
     image: essp_sync_proto::envelope::Fields,
     node: &str,
     now: u64,
+    not_before: Option<&Hlc>,
 ) -> Result<Option<RowChange>> {
     let changed: Vec<&String> = image
         .iter()
@@ -153,7 +169,12 @@ fn stamp(
     }
     // The row's own newest clock bounds the new stamp from below, so a
     // local edit of a row always sorts after the remote write it follows.
-    let newest = prev.clocks.values().filter_map(|c| c.parse::<Hlc>().ok()).max();
+    let newest = prev
+        .clocks
+        .values()
+        .filter_map(|c| c.parse::<Hlc>().ok())
+        .chain(not_before.cloned())
+        .max();
     let mut clock = match &newest {
         Some(h) => HlcClock::resume(node, u64::MAX, h),
         None => HlcClock::new(node, u64::MAX),

@@ -15,7 +15,7 @@ pub enum Class {
     Shared,
     /// Insert-if-absent; rows never change after insert.
     AppendOnly,
-    /// Written only centrally and sent down (shops, staff); an edge's copy
+    /// Written only centrally and sent down (shops, staff, stock); an edge's copy
     /// follows central's, deletions included, and central refuses any
     /// change of it from an edge.
     CentralOwned,
@@ -116,6 +116,25 @@ pub const TABLES: &[Table] = &[
             col("role", Text),
             col("phone", Text),
             col("active", Bool),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+        ],
+        local_only: VERSIONED,
+        status_column: None,
+        tenant_wide: true,
+        blob_key: None,
+    },
+    Table {
+        name: "inventory",
+        class: Class::CentralOwned,
+        columns: &[
+            col("id", Text),
+            col("tenant_id", Text),
+            col("service_shop_id", Text),
+            col("part_id", Text),
+            col("qty_available", I64),
+            col("qty_reserved", I64),
+            col("reorder_threshold", I64),
             col("created_at", Timestamp),
             col("updated_at", Timestamp),
         ],

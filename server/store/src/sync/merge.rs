@@ -59,6 +59,20 @@ pub async fn apply(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -
             | StoreError::Decode { .. }),
         ) => {
             ex.execute("ROLLBACK TO SAVEPOINT sync_change", &[]).await?;
+            if !target.from_central
+                && let Some(t) = catalog::table(&change.table)
+            {
+                // Best effort: a failed compensation must not wedge the
+                // edge's later changes (its rejection is recorded anyway).
+                ex.execute("SAVEPOINT sync_compensate", &[]).await?;
+                match super::commands::compensate(ex, t, change).await {
+                    Ok(()) => ex.execute("RELEASE SAVEPOINT sync_compensate", &[]).await?,
+                    Err(err) => {
+                        tracing::warn!(table = %change.table, row = %change.row_id, error = %err, "could not send central's state back after a rejection");
+                        ex.execute("ROLLBACK TO SAVEPOINT sync_compensate", &[]).await?
+                    }
+                };
+            }
             Ok(Outcome::Rejected(e.to_string()))
         }
         Err(e) => Err(e),
@@ -133,6 +147,9 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
             .filter(|(k, _)| t.column(k).is_some())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        if !target.from_central {
+            super::commands::validate(ex, t, None, &image).await?;
+        }
         row::insert(ex, t, &image).await?;
         if t.blob_key.is_some() {
             super::blobs::hide_until_blob(ex, t, &change.row_id).await?;
@@ -228,6 +245,9 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
         set.insert(f.to_owned(), inc_v.clone());
         merged.image.insert(f.to_owned(), inc_v.clone());
         merged.clocks.insert(f.to_owned(), inc_c.clone());
+    }
+    if !target.from_central && !set.is_empty() {
+        super::commands::validate(ex, t, Some(&current), &merged.image).await?;
     }
     row::update(ex, t, &change.row_id, &set).await?;
     if restamp.is_empty() {

@@ -6,6 +6,7 @@
 pub mod blobs;
 pub mod capture;
 pub mod catalog;
+pub mod commands;
 pub mod digest;
 pub mod edges;
 pub mod journal;
