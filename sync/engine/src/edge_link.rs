@@ -178,7 +178,9 @@ impl EdgeLink {
             // confirmation, ask central where it is.
             let catch_up = published > 0 && published < UP_BATCH as usize;
             if periodic || catch_up || (unconfirmed && published == 0) {
-                let reply = self.checkpoint(periodic, false).await?;
+                // Digests only once caught up: while changes wait they
+                // differ anyway, and hashing a big school costs time.
+                let reply = self.checkpoint(periodic && !unconfirmed && published == 0, false).await?;
                 last_checkpoint = Some(Instant::now());
                 refused = reply.status == "reenroll";
                 if !refused && reply.applied_seq < next - 1 && last_publish.is_none_or(|t| t.elapsed() >= RESEND_AFTER)

@@ -47,31 +47,56 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Rows read per page while hashing: a digest of a big school never holds
+/// more than this many rows in memory.
+const PAGE: i64 = 1000;
+
+/// Calls `each` with every row of a table in one school, page by page.
+async fn for_each_row(
+    ex: &dyn Executor,
+    t: &Table,
+    tenant: &str,
+    school: &str,
+    mut each: impl FnMut(&essp_sync_proto::envelope::Fields),
+) -> Result<()> {
+    let mut after = String::new();
+    loop {
+        let page = row::read_page(ex, t, tenant, school, &after, PAGE).await?;
+        for img in &page {
+            each(img);
+        }
+        match page.last().and_then(|img| img.get("id")).and_then(|v| v.as_str()) {
+            Some(id) if page.len() as i64 == PAGE => after = id.to_owned(),
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// Each row's hash, by id.
 pub async fn row_hashes(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<BTreeMap<String, String>> {
-    Ok(row::read_scope(ex, t, tenant, school)
-        .await?
-        .iter()
-        .map(|img| {
-            let id = img.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            (id, hex(&row_hash(img)))
-        })
-        .collect())
+    let mut out = BTreeMap::new();
+    for_each_row(ex, t, tenant, school, |img| {
+        let id = img.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        out.insert(id, hex(&row_hash(img)));
+    })
+    .await?;
+    Ok(out)
 }
 
 /// One table's digest: the wrapping sum of every row hash's first 16
 /// bytes, so the order rows are read in does not matter.
 pub async fn table_digest(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<TableDigest> {
-    let rows = row::read_scope(ex, t, tenant, school).await?;
-    let mut sum: u128 = 0;
-    for img in &rows {
+    let (mut rows, mut sum) = (0i64, 0u128);
+    for_each_row(ex, t, tenant, school, |img| {
         let h = row_hash(img);
         let mut first = [0u8; 16];
         first.copy_from_slice(&h[..16]);
         sum = sum.wrapping_add(u128::from_be_bytes(first));
-    }
+        rows += 1;
+    })
+    .await?;
     Ok(TableDigest {
-        rows: rows.len() as i64,
+        rows,
         hash: format!("{sum:032x}"),
     })
 }

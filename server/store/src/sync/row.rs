@@ -89,21 +89,6 @@ pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
         .collect()
 }
 
-/// Every replicated row of a table in one school, ordered by id.
-pub async fn read_scope(ex: &dyn Executor, table: &Table, tenant: &str, school: &str) -> Result<Vec<Fields>> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1 AND {} ORDER BY id",
-        select_list(table),
-        table.name,
-        in_school(table, 2)
-    );
-    ex.fetch_all(&sql, &[tenant.into(), school.into()])
-        .await?
-        .iter()
-        .map(|r| image_of(table, r))
-        .collect()
-}
-
 /// Up to `limit` replicated rows of a table in one school with ids after
 /// `after`, ordered by id (a snapshot page).
 pub async fn read_page(
