@@ -4,8 +4,8 @@
 //! in the same transaction (guarantee 7), and central answers checkpoints.
 
 use essp_store::Database;
-use essp_store::sync::merge::{self, Outcome, Target};
-use essp_store::sync::{catalog, digest, edges, journal, row};
+use essp_store::sync::merge::{Outcome, Target};
+use essp_store::sync::{batch, catalog, digest, edges, journal, row};
 use essp_sync_proto::{
     Checkpoint, CheckpointReply, EnrollRequest, Envelope, Hlc, PROTOCOL_VERSION, Rejection, RowChange, SnapshotPage,
 };
@@ -86,12 +86,18 @@ pub async fn apply_up(db: &dyn Database, tenant: &str, school: &str, env: &Envel
         now_ms: now_ms(),
         max_ahead_ms: MAX_CLOCK_AHEAD_MS,
     };
-    let (mut rejected, mut conflicts, mut last) = (0, 0, applied);
-    for change in fresh {
-        if change.seq != last + 1 {
-            break; // a hole inside the envelope: apply up to it
-        }
-        match merge::apply(tx.as_ref(), change, &target).await? {
+    // Up to the first hole inside the envelope, if any.
+    let run: Vec<&RowChange> = fresh
+        .iter()
+        .enumerate()
+        .take_while(|(i, c)| c.seq == applied + 1 + *i as i64)
+        .map(|(_, c)| *c)
+        .collect();
+    let last = run.last().map_or(applied, |c| c.seq);
+    let (mut rejected, mut conflicts) = (0, 0);
+    let outcomes = batch::apply_all(tx.as_ref(), &run, &target).await?;
+    for (change, outcome) in run.iter().zip(outcomes) {
+        match outcome {
             Outcome::Applied { conflicts: n } => conflicts += n,
             Outcome::Rejected(reason) => {
                 rejected += 1;
@@ -104,7 +110,6 @@ pub async fn apply_up(db: &dyn Database, tenant: &str, school: &str, env: &Envel
                 journal::reject(tx.as_ref(), tenant, school, &env.epoch, &r).await?;
             }
         }
-        last = change.seq;
     }
     edges::set_applied(tx.as_ref(), tenant, school, last).await?;
     tx.commit().await?;
@@ -235,8 +240,10 @@ pub async fn apply_down(
         if stream_seq <= out.cursor {
             continue;
         }
-        for change in &env.changes {
-            match merge::apply(tx.as_ref(), change, &target).await? {
+        let changes: Vec<&RowChange> = env.changes.iter().collect();
+        let outcomes = batch::apply_all(tx.as_ref(), &changes, &target).await?;
+        for (change, outcome) in changes.iter().zip(outcomes) {
+            match outcome {
                 Outcome::Applied { conflicts } => {
                     out.applied += 1;
                     out.conflicts += conflicts;
@@ -366,8 +373,10 @@ pub async fn apply_snapshot_page(
         max_ahead_ms: MAX_CLOCK_AHEAD_MS,
     };
     let mut applied = 0;
-    for change in &page.rows {
-        match merge::apply(tx.as_ref(), change, &target).await? {
+    let rows: Vec<&RowChange> = page.rows.iter().collect();
+    let outcomes = batch::apply_all(tx.as_ref(), &rows, &target).await?;
+    for (change, outcome) in rows.iter().zip(outcomes) {
+        match outcome {
             Outcome::Applied { .. } => applied += 1,
             Outcome::Rejected(reason) => {
                 tracing::error!(table = %change.table, row = %change.row_id, %reason, "a snapshot row could not be applied");

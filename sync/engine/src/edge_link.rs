@@ -180,7 +180,9 @@ impl EdgeLink {
             if periodic || catch_up || (unconfirmed && published == 0) {
                 // Digests only once caught up: while changes wait they
                 // differ anyway, and hashing a big school costs time.
-                let reply = self.checkpoint(periodic && !unconfirmed && published == 0, false).await?;
+                let reply = self
+                    .checkpoint(periodic && !unconfirmed && published == 0, false)
+                    .await?;
                 last_checkpoint = Some(Instant::now());
                 refused = reply.status == "reenroll";
                 if !refused && reply.applied_seq < next - 1 && last_publish.is_none_or(|t| t.elapsed() >= RESEND_AFTER)

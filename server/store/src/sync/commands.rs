@@ -17,8 +17,6 @@ use crate::error::{Result, StoreError};
 use crate::executor::Executor;
 use crate::inventory::{self, StockKey};
 
-const BOM: &str = "work_order_parts";
-
 fn qty(f: Option<&Fields>, field: &str) -> i64 {
     f.and_then(|f| f.get(field))
         .and_then(serde_json::Value::as_i64)
@@ -33,7 +31,7 @@ fn text<'a>(f: &'a Fields, field: &str) -> &'a str {
 /// a new line) to `next`, on central's stock; a movement that does not fit
 /// fails as a constraint violation (the change is then rejected).
 pub(crate) async fn validate(ex: &dyn Executor, t: &Table, current: Option<&Fields>, next: &Fields) -> Result<()> {
-    if t.name != BOM {
+    if !super::merge::is_command(t) {
         return Ok(());
     }
     let planned = qty(Some(next), "qty_planned") - qty(current, "qty_planned");
@@ -91,7 +89,7 @@ pub(crate) async fn validate(ex: &dyn Executor, t: &Table, current: Option<&Fiel
 /// shop's stock go back down, stamped after the edge's change, so the
 /// edge's provisional reservation is undone.
 pub(crate) async fn compensate(ex: &dyn Executor, t: &Table, change: &RowChange) -> Result<()> {
-    if t.name != BOM {
+    if !super::merge::is_command(t) {
         return Ok(());
     }
     if row::read(ex, t, &change.row_id).await?.is_none() {

@@ -81,7 +81,7 @@ pub async fn apply(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -
 
 /// The checks that need no database: a known table, rows of the sender's
 /// own scope only (guarantee 6), readable clocks.
-fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), String> {
+pub(crate) fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), String> {
     let t = catalog::table(&change.table).ok_or_else(|| format!("{} is not a replicated table", change.table))?;
     let text = |f: &str| change.fields.get(f).and_then(|v| v.as_str()).unwrap_or_default();
     if text("id") != change.row_id {
@@ -291,6 +291,11 @@ async fn correct(ex: &dyn Executor, t: &Table, id: &str, tracked: &Tracked) -> R
         deleted: false,
     };
     super::outbox::append(ex, &tenant, &school, &change).await
+}
+
+/// Whether changes of `t` are commands central re-checks (BOM lines).
+pub(crate) fn is_command(t: &Table) -> bool {
+    t.name == "work_order_parts"
 }
 
 /// `a` sorts after `b` (both HLC text; "" is older than anything).

@@ -3,6 +3,7 @@
 //! a remote change field by field, and the bookkeeping both sides keep
 //! (edges, conflicts, rejections, digests).
 
+pub mod batch;
 pub mod blobs;
 pub mod capture;
 pub mod catalog;

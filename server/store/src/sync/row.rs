@@ -133,6 +133,33 @@ pub async fn insert(ex: &dyn Executor, table: &Table, image: &Fields) -> Result<
     Ok(())
 }
 
+/// Inserts whole rows with one statement (each image holds every
+/// replicated column); rows already there are left alone.
+pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -> Result<()> {
+    if images.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let mut params = Vec::with_capacity(images.len() * names.len());
+    let mut tuples = Vec::with_capacity(images.len());
+    for image in images {
+        let mut marks = Vec::with_capacity(names.len());
+        for col in table.columns {
+            params.push(to_param(col, image.get(col.name).unwrap_or(&serde_json::Value::Null))?);
+            marks.push(format!("${}", params.len()));
+        }
+        tuples.push(format!("({})", marks.join(", ")));
+    }
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT (id) DO NOTHING",
+        table.name,
+        names.join(", "),
+        tuples.join(", ")
+    );
+    ex.execute(&sql, &params).await?;
+    Ok(())
+}
+
 /// Sets some columns of an existing row.
 pub async fn update(ex: &dyn Executor, table: &Table, id: &str, set: &Fields) -> Result<()> {
     if set.is_empty() {
@@ -199,6 +226,43 @@ pub async fn untrack(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
         &[table.into(), id.into()],
     )
     .await?;
+    Ok(())
+}
+
+/// [`track`] for many rows with one statement.
+pub async fn track_many(ex: &dyn Executor, table: &Table, rows: &[(&str, Tracked)]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (id, t) in rows {
+        let scope = |f: &str| t.image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let n = params.len();
+        tuples.push(format!(
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6
+        ));
+        params.extend([
+            table.name.into(),
+            (*id).into(),
+            scope("tenant_id").into(),
+            table.school_of(&t.image).into(),
+            json_text(&t.image)?.into(),
+            json_text(&t.clocks)?.into(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES {} \
+         ON CONFLICT (table_name, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
+        tuples.join(", ")
+    );
+    ex.execute(&sql, &params).await?;
     Ok(())
 }
 

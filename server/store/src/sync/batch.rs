@@ -1,0 +1,162 @@
+//! Applying many remote changes at once. Catching up after days offline is
+//! mostly rows the receiver has never seen (new incidents, their audit
+//! trail): those are inserted with a few multi-row statements per table
+//! instead of five statements each. Everything else (rows the receiver
+//! holds, deletions, commands, blobs, clocks from the future, partial rows
+//! from another release) takes the one-by-one path of [`merge::apply`].
+
+use std::collections::HashSet;
+
+use essp_sync_proto::{Hlc, RowChange};
+
+use super::catalog::{self, Class, Table};
+use super::merge::{self, Outcome, Target};
+use super::row::{self, Tracked};
+use crate::error::{Result, StoreError};
+use crate::executor::Executor;
+use crate::value::Value;
+
+/// Rows per multi-row statement (well under both engines' parameter limits).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Applies `changes` in order inside the caller's transaction; one outcome
+/// per change, as [`merge::apply`] would give.
+pub async fn apply_all(ex: &dyn Executor, changes: &[&RowChange], target: &Target<'_>) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::with_capacity(changes.len());
+    let mut i = 0;
+    while i < changes.len() {
+        let Some(t) = fast_table(changes[i], target) else {
+            outcomes.push(merge::apply(ex, changes[i], target).await?);
+            i += 1;
+            continue;
+        };
+        // A run of candidate changes of one table, each row once.
+        let mut seen = HashSet::new();
+        let mut end = i;
+        while end < changes.len()
+            && end - i < ROWS_PER_STATEMENT
+            && fast_table(changes[end], target).is_some_and(|u| u.name == t.name)
+            && seen.insert(changes[end].row_id.as_str())
+        {
+            end += 1;
+        }
+        outcomes.extend(apply_run(ex, t, &changes[i..end], target).await?);
+        i = end;
+    }
+    Ok(outcomes)
+}
+
+/// The table of a change that may take the bulk path: a whole row of a
+/// plain shared or append-only table, no deletion or correction, its
+/// scope and clocks in order.
+fn fast_table(change: &RowChange, target: &Target<'_>) -> Option<&'static Table> {
+    let t = catalog::table(&change.table)?;
+    let plain = matches!(t.class, Class::Shared | Class::AppendOnly)
+        && t.blob_key.is_none()
+        && !change.deleted
+        && !change.correction
+        && !merge::is_command(t);
+    let whole = t
+        .columns
+        .iter()
+        .all(|c| change.fields.contains_key(c.name) && change.clocks.contains_key(c.name));
+    let limit = target.now_ms.saturating_add(target.max_ahead_ms);
+    let clocks_ok = change
+        .clocks
+        .values()
+        .all(|c| c.parse::<Hlc>().is_ok_and(|h| h.wall_ms <= limit));
+    (plain && whole && clocks_ok && merge::admissible(change, target).is_ok()).then_some(t)
+}
+
+/// Inserts the rows of `run` the receiver has never seen in bulk; applies
+/// the others one by one. Falls back to one by one for the whole run if
+/// the bulk insert hits a constraint (so the offender is found and
+/// rejected alone).
+async fn apply_run(ex: &dyn Executor, t: &Table, run: &[&RowChange], target: &Target<'_>) -> Result<Vec<Outcome>> {
+    let ids: Vec<&str> = run.iter().map(|c| c.row_id.as_str()).collect();
+    let known = known_ids(ex, t, &ids).await?;
+    let fresh: Vec<&RowChange> = run
+        .iter()
+        .copied()
+        .filter(|c| !known.contains(c.row_id.as_str()))
+        .collect();
+    let mut bulk_ok = true;
+    if !fresh.is_empty() {
+        ex.execute("SAVEPOINT sync_bulk", &[]).await?;
+        match insert_fresh(ex, t, &fresh).await {
+            Ok(()) => {
+                ex.execute("RELEASE SAVEPOINT sync_bulk", &[]).await?;
+            }
+            Err(
+                StoreError::ConstraintViolation { .. }
+                | StoreError::UniqueViolation { .. }
+                | StoreError::InvalidValue(_)
+                | StoreError::Decode { .. },
+            ) => {
+                ex.execute("ROLLBACK TO SAVEPOINT sync_bulk", &[]).await?;
+                bulk_ok = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut out = Vec::with_capacity(run.len());
+    for c in run {
+        if bulk_ok && !known.contains(c.row_id.as_str()) {
+            out.push(Outcome::Applied { conflicts: 0 });
+        } else {
+            out.push(merge::apply(ex, c, target).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Which of `ids` the receiver holds a row or bookkeeping for.
+async fn known_ids(ex: &dyn Executor, t: &Table, ids: &[&str]) -> Result<HashSet<String>> {
+    let marks = |from: usize| -> String {
+        (0..ids.len())
+            .map(|i| format!("${}", from + i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut params: Vec<Value> = ids.iter().map(|id| (*id).into()).collect();
+    let rows = ex
+        .fetch_all(
+            &format!("SELECT id FROM {} WHERE id IN ({})", t.name, marks(1)),
+            &params,
+        )
+        .await?;
+    params.insert(0, t.name.into());
+    let tracked = ex
+        .fetch_all(
+            &format!(
+                "SELECT row_id AS id FROM sync_rows WHERE table_name = $1 AND row_id IN ({})",
+                marks(2)
+            ),
+            &params,
+        )
+        .await?;
+    rows.iter().chain(&tracked).map(|r| r.text("id")).collect()
+}
+
+async fn insert_fresh(ex: &dyn Executor, t: &Table, fresh: &[&RowChange]) -> Result<()> {
+    let images: Vec<_> = fresh.iter().map(|c| &c.fields).collect();
+    row::insert_many(ex, t, &images).await?;
+    let tracked: Vec<(&str, Tracked)> = fresh
+        .iter()
+        .map(|c| {
+            let image = t
+                .columns
+                .iter()
+                .filter_map(|col| c.fields.get(col.name).map(|v| (col.name.to_owned(), v.clone())))
+                .collect();
+            let clocks = c
+                .clocks
+                .iter()
+                .filter(|(k, _)| t.column(k).is_some())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (c.row_id.as_str(), Tracked { image, clocks })
+        })
+        .collect();
+    row::track_many(ex, t, &tracked).await
+}
