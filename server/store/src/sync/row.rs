@@ -231,7 +231,7 @@ pub async fn untrack(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
 
 /// [`track`] for many rows with one statement.
 pub async fn track_many(ex: &dyn Executor, table: &Table, rows: &[(&str, Tracked)]) -> Result<()> {
-    if rows.is_empty() {
+    if rows.is_empty() || !tracks(table) {
         return Ok(());
     }
     let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
@@ -266,7 +266,17 @@ pub async fn track_many(ex: &dyn Executor, table: &Table, rows: &[(&str, Tracked
     Ok(())
 }
 
+/// Whether rows of `table` keep sync bookkeeping. Append-only rows never
+/// merge field by field (they are inserted once, if absent), so their image
+/// and clocks would only double the storage of the audit trail.
+fn tracks(table: &Table) -> bool {
+    table.class != super::catalog::Class::AppendOnly
+}
+
 pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {
+    if !tracks(table) {
+        return Ok(());
+    }
     let scope = |f: &str| t.image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     ex.execute(
         "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES ($1, $2, $3, $4, $5, $6) \
