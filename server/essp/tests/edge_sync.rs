@@ -146,11 +146,16 @@ async fn wait_field(s: &Server, path: &str, field: &str, want: &Value) -> Value 
 /// Waits until the edge's outbox is empty and everything it wrote is
 /// confirmed applied centrally.
 async fn wait_drained(edge: &Server) {
-    wait_until("the edge's changes confirmed by central", async || {
+    let mut last = Value::Null;
+    for _ in 0..300 {
         let (_, s) = get(edge, "/v1/sync/status").await;
-        s["state"] == "ok" && s["outboxDepth"] == 0 && s["confirmedSeq"] == s["lastSeq"]
-    })
-    .await;
+        if s["state"] == "ok" && s["outboxDepth"] == 0 && s["confirmedSeq"] == s["lastSeq"] {
+            return;
+        }
+        last = s;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the edge's changes were never all confirmed by central: {last}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,29 +155,35 @@ async fn apply_up_stream(
                 durable_name: Some(UP_CONSUMER.into()),
                 filter_subject: subjects::UP_ALL.into(),
                 ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                max_ack_pending: 10_000,
+                ack_wait: Duration::from_secs(60),
+                max_ack_pending: 64,
                 ..Default::default()
             },
         )
         .await
         .map_err(nats_err)?;
+    // A continuous pull, a few envelopes ahead: each is applied and
+    // acknowledged before the next, and none waits long enough unacknowledged
+    // to be redelivered (a short fetch that expired before its envelopes were
+    // applied left them to come back after the ack wait, stalling catch-up).
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(4)
+        .messages()
+        .await
+        .map_err(nats_err)?;
+    let mut stop = stop;
     loop {
-        if *stop.borrow() {
-            return Ok(());
-        }
-        let mut batch = consumer
-            .fetch()
-            .max_messages(100)
-            .expires(Duration::from_millis(500))
-            .messages()
-            .await
-            .map_err(nats_err)?;
-        while let Some(msg) = batch.next().await {
-            let msg = msg.map_err(nats_err)?;
-            let ack = handle_up(db.as_ref(), &msg).await?;
-            msg.ack_with(ack).await.map_err(nats_err)?;
-        }
+        let msg = tokio::select! {
+            m = messages.next() => m,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        let Some(msg) = msg else {
+            return Err(SyncError::Nats("up stream ended".into()));
+        };
+        let msg = msg.map_err(nats_err)?;
+        let ack = handle_up(db.as_ref(), &msg).await?;
+        msg.ack_with(ack).await.map_err(nats_err)?;
     }
 }
 

@@ -194,12 +194,14 @@ pub async fn answer_checkpoint(
             return Ok(reply);
         }
     };
+    // Enrolled by a carried snapshot: the edge's first report says where
+    // its unsent changes start — unless its first envelope, applied
+    // meanwhile, already said so.
     let edge = if edge.applied_seq < 0 {
-        edges::set_applied(db, tenant, school, cp.confirmed_seq).await?;
-        edges::Edge {
-            applied_seq: cp.confirmed_seq,
-            ..edge
-        }
+        edges::start_at(db, tenant, school, cp.confirmed_seq).await?;
+        edges::get(db, tenant, school)
+            .await?
+            .ok_or_else(|| SyncError::Other("edge record vanished".into()))?
     } else {
         edge
     };
@@ -322,18 +324,18 @@ pub async fn snapshot_page(
         node: essp_store::sync::capture::CENTRAL_NODE.into(),
     }
     .to_string();
+    let ids: Vec<&str> = images
+        .iter()
+        .map(|f| f.get("id").and_then(|v| v.as_str()).unwrap_or_default())
+        .collect();
+    let mut known = row::clocks_of(db, t.name, &ids).await?;
     let mut rows = Vec::with_capacity(images.len());
     for fields in images {
         let id = fields.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let tracked = row::tracked(db, t.name, &id).await?.unwrap_or_default();
+        let tracked = known.remove(&id).unwrap_or_default();
         let clocks = fields
             .keys()
-            .map(|k| {
-                (
-                    k.clone(),
-                    tracked.clocks.get(k).cloned().unwrap_or_else(|| oldest.clone()),
-                )
-            })
+            .map(|k| (k.clone(), tracked.get(k).cloned().unwrap_or_else(|| oldest.clone())))
             .collect();
         rows.push(RowChange {
             seq: 0,

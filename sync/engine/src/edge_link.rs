@@ -31,8 +31,14 @@ const UP_BATCH: i64 = 500;
 /// Envelopes applied per SQLite transaction on the way down.
 const DOWN_BATCH: usize = 64;
 /// How long an envelope may stay unconfirmed before it is sent again.
-const RESEND_AFTER: Duration = Duration::from_secs(5);
+/// How long central may make no progress on changes it was sent before
+/// they are sent again (it may simply be busy: resending sooner only adds
+/// copies to the stream).
+const RESEND_AFTER: Duration = Duration::from_secs(30);
+/// Largest envelope in bytes: NATS refuses payloads over 1 MiB by default.
+const MAX_ENVELOPE_BYTES: usize = 512 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const SLOW_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Rows per snapshot page (one NATS request each).
 const SNAPSHOT_PAGE: u32 = 500;
@@ -158,7 +164,8 @@ impl EdgeLink {
         }
         let js = jetstream::new(self.client.clone());
         let mut next = edges::position(self.db.as_ref(), edges::UP_CONFIRMED).await? + 1;
-        let mut last_publish: Option<Instant> = None;
+        // Central's applied position and when it last moved.
+        let mut progress = (next - 1, Instant::now());
         let mut last_checkpoint: Option<Instant> = None;
         let mut refused = false;
         loop {
@@ -169,7 +176,6 @@ impl EdgeLink {
                     self.publish(&js, &env).await?;
                     next = env.last_seq + 1;
                     published = env.changes.len();
-                    last_publish = Some(Instant::now());
                 }
             }
             let periodic = last_checkpoint.is_none_or(|t| t.elapsed() >= self.checkpoint_every);
@@ -185,11 +191,15 @@ impl EdgeLink {
                     .await?;
                 last_checkpoint = Some(Instant::now());
                 refused = reply.status == "reenroll";
-                if !refused && reply.applied_seq < next - 1 && last_publish.is_none_or(|t| t.elapsed() >= RESEND_AFTER)
-                {
-                    // Central lost or refused to order something: resend
-                    // from the first change it does not have.
+                if reply.applied_seq != progress.0 {
+                    progress = (reply.applied_seq, Instant::now());
+                }
+                if !refused && reply.applied_seq < next - 1 && progress.1.elapsed() >= RESEND_AFTER {
+                    // Central has not moved for a while: it lost something
+                    // (or refused to order it). Resend from the first change
+                    // it does not have.
                     next = reply.applied_seq + 1;
+                    progress.1 = Instant::now();
                 }
             }
             if published == 0 {
@@ -208,6 +218,14 @@ impl EdgeLink {
     }
 
     async fn envelope(&self, pending: &[outbox::Pending]) -> Result<Option<Envelope>, SyncError> {
+        // Rows of any size fit: take fewer changes until the JSON does.
+        let mut pending = pending;
+        while pending.len() > 1
+            && serde_json::to_vec(&pending.iter().map(|p| &p.change).collect::<Vec<_>>()).map_or(0, |v| v.len())
+                > MAX_ENVELOPE_BYTES
+        {
+            pending = &pending[..pending.len() / 2];
+        }
         let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
             return Ok(None);
         };
@@ -461,9 +479,15 @@ impl EdgeLink {
 
     /// A request on this edge's `ctl` subject, answered by central.
     pub async fn request<T: serde::de::DeserializeOwned>(&self, req: &CtlRequest) -> Result<T, SyncError> {
+        // Digests and row hashes read a whole school centrally: give them time.
+        let slow = matches!(
+            req,
+            CtlRequest::RowHashes { .. } | CtlRequest::Checkpoint(Checkpoint { verify: true, .. })
+        );
+        let timeout = if slow { SLOW_REQUEST_TIMEOUT } else { REQUEST_TIMEOUT };
         let body = serde_json::to_vec(req).map_err(|e| SyncError::Other(e.to_string()))?;
         let subject = subjects::ctl(&self.this.tenant_id, &self.this.school_id);
-        let msg = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(subject, body.into()))
+        let msg = tokio::time::timeout(timeout, self.client.request(subject, body.into()))
             .await
             .map_err(|_| SyncError::Nats("central did not answer".into()))?
             .map_err(nats_err)?;

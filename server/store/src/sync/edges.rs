@@ -257,6 +257,17 @@ pub async fn set_down_seq(ex: &dyn Executor, tenant: &str, school: &str, seq: i6
     Ok(())
 }
 
+/// Sets where an edge's changes start when central does not know yet
+/// (applied position -1, after a carried snapshot); a known one is kept.
+pub async fn start_at(ex: &dyn Executor, tenant: &str, school: &str, seq: i64) -> Result<()> {
+    ex.execute(
+        "UPDATE sync_edges SET applied_seq = $1 WHERE tenant_id = $2 AND school_id = $3 AND applied_seq < 0",
+        &[seq.into(), tenant.into(), school.into()],
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn set_status(ex: &dyn Executor, tenant: &str, school: &str, status: &str, message: &str) -> Result<()> {
     ex.execute(
         "UPDATE sync_edges SET status = $1, status_message = $2, last_seen_at = $3 WHERE tenant_id = $4 AND school_id = $5",

@@ -273,6 +273,36 @@ fn tracks(table: &Table) -> bool {
     table.class != super::catalog::Class::AppendOnly
 }
 
+/// The clocks of many rows of one table, by id (rows without bookkeeping
+/// are absent).
+pub async fn clocks_of(
+    ex: &dyn Executor,
+    table: &str,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Clocks>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let mut params: Vec<Value> = vec![table.into()];
+    params.extend(ids.iter().map(|id| Value::from(*id)));
+    ex.fetch_all(
+        &format!(
+            "SELECT row_id, clocks FROM sync_rows WHERE table_name = $1 AND row_id IN ({})",
+            marks.join(", ")
+        ),
+        &params,
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let clocks =
+            serde_json::from_value(r.json("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?;
+        Ok((r.text("row_id")?, clocks))
+    })
+    .collect()
+}
+
 pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {
     if !tracks(table) {
         return Ok(());
