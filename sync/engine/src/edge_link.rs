@@ -487,7 +487,10 @@ impl EdgeLink {
         let timeout = if slow { SLOW_REQUEST_TIMEOUT } else { REQUEST_TIMEOUT };
         let body = serde_json::to_vec(req).map_err(|e| SyncError::Other(e.to_string()))?;
         let subject = subjects::ctl(&self.this.tenant_id, &self.this.school_id);
-        let msg = tokio::time::timeout(timeout, self.client.request(subject, body.into()))
+        // The client's own request timeout (10 s by default) would cut a
+        // slow answer short; this call sets its own.
+        let request = async_nats::Request::new().payload(body.into()).timeout(Some(timeout));
+        let msg = tokio::time::timeout(timeout, self.client.send_request(subject, request))
             .await
             .map_err(|_| SyncError::Nats("central did not answer".into()))?
             .map_err(nats_err)?;
