@@ -214,18 +214,8 @@ struct Handle {
 impl essp_http::sync::EdgeSync for Handle {
     async fn status(&self) -> serde_json::Value {
         let mut s = self.status.get();
-        // The outbox and positions as they are now, not as of the last
-        // checkpoint (a write a moment ago is pending, and says so).
-        let db = self.db.as_ref();
-        if let (Ok(depth), Ok(confirmed), Ok(cursor)) = (
-            essp_store::sync::outbox::depth(db).await,
-            edges::position(db, edges::UP_CONFIRMED).await,
-            edges::position(db, edges::DOWN_CURSOR).await,
-        ) {
-            s.outbox_depth = depth.count;
-            s.last_seq = depth.last_seq.max(confirmed);
-            s.confirmed_seq = confirmed;
-            s.down_cursor = cursor;
+        if let Err(e) = s.refresh(self.db.as_ref()).await {
+            tracing::warn!(error = %e, "sync status: cannot read the outbox");
         }
         serde_json::to_value(s).unwrap_or_default()
     }

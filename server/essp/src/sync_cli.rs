@@ -141,7 +141,8 @@ pub async fn sync(settings: Settings, action: SyncAction) -> Result<ExitCode> {
 
 async fn edge_status(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode> {
     let d = db.as_ref();
-    let depth = essp_store::sync::outbox::depth(d).await?;
+    let mut local = essp_sync_engine::status::EdgeStatus::default();
+    local.refresh(d).await?;
     let tenant = settings.tenant_id.clone().unwrap_or_default();
     let school = settings.school_id.clone().unwrap_or_default();
     let counts = essp_store::sync::journal::counts(d, &tenant).await?;
@@ -151,11 +152,11 @@ async fn edge_status(settings: &Settings, db: &Arc<dyn Database>) -> Result<Exit
         "schoolId": school,
         "epoch": essp_store::node_state::epoch(d).await?,
         "enrolledEpoch": essp_store::node_state::get(d, edges::ENROLLED_EPOCH).await?.unwrap_or_default(),
-        "outboxDepth": depth.count,
-        "oldestPending": depth.oldest,
-        "lastSeq": depth.last_seq.max(edges::position(d, edges::UP_CONFIRMED).await?),
-        "confirmedSeq": edges::position(d, edges::UP_CONFIRMED).await?,
-        "downCursor": edges::position(d, edges::DOWN_CURSOR).await?,
+        "outboxDepth": local.outbox_depth,
+        "oldestPending": essp_store::sync::outbox::depth(d).await?.oldest,
+        "lastSeq": local.last_seq,
+        "confirmedSeq": local.confirmed_seq,
+        "downCursor": local.down_cursor,
         "conflicts": conflicts,
         "rejected": rejected,
     }))?;
@@ -341,8 +342,13 @@ async fn import_snapshot(settings: &Settings, db: &Arc<dyn Database>, file: &std
     };
     let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut lines = std::io::BufReader::new(input).lines();
-    let header: SnapshotHeader = serde_json::from_str(&lines.next().context("the snapshot file is empty")??)
-        .context("not an ESSP edge snapshot")?;
+    // Whatever is wrong with the first line (binary, not JSON, another
+    // JSON), the operator learns the one thing that matters.
+    let first = lines.next().context("the snapshot file is empty")?;
+    let header: SnapshotHeader = first
+        .map_err(anyhow::Error::from)
+        .and_then(|line| serde_json::from_str(&line).map_err(anyhow::Error::from))
+        .with_context(|| format!("{} is not an ESSP edge snapshot", file.display()))?;
     if header.format != SNAPSHOT_FORMAT {
         bail!(
             "unsupported snapshot format {:?} (this build reads {SNAPSHOT_FORMAT})",

@@ -611,6 +611,21 @@ async fn a_snapshot_carried_on_a_usb_stick_enrolls_a_box_with_no_link() {
     // The box has no link at all when the stick arrives.
     nats.stop();
     let edge = edge(&nats, SCHOOL).await;
+    // A file that is not a snapshot is refused, changing nothing.
+    let junk = stick.path().join("photo.jpg");
+    std::fs::write(&junk, b"\xFF\xD8 not a snapshot").unwrap();
+    let out = edge_cli(
+        &edge,
+        &nats,
+        SCHOOL,
+        &["edge", "import-snapshot", junk.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an ESSP edge snapshot"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A snapshot for another school is refused, changing nothing.
     let mut env = edge_env(&nats, "school-2");
     env.retain(|(k, _)| k != "ESSP_SCHOOL_ID");

@@ -16,6 +16,17 @@ use crate::SyncError;
 /// quarantined instead of adopted.
 pub const MAX_CLOCK_AHEAD_MS: u64 = 60_000;
 
+/// Where changes may write, with our clock as of now.
+fn target<'a>(tenant: &'a str, school: &'a str, from_central: bool) -> Target<'a> {
+    Target {
+        tenant_id: tenant,
+        school_id: school,
+        from_central,
+        now_ms: essp_store::sync::now_ms(),
+        max_ahead_ms: MAX_CLOCK_AHEAD_MS,
+    }
+}
+
 /// What central did with one envelope of an edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpResult {
@@ -31,10 +42,6 @@ pub enum UpResult {
     Gap { applied_seq: i64 },
     /// Refused as a whole, for the reason given (wrong scope, stale epoch).
     Refused(String),
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
 }
 
 /// Central: applies an edge's envelope that arrived on the `up` subject of
@@ -79,13 +86,7 @@ pub async fn apply_up(db: &dyn Database, tenant: &str, school: &str, env: &Envel
         tx.commit().await?;
         return Ok(UpResult::Gap { applied_seq: applied });
     }
-    let target = Target {
-        tenant_id: tenant,
-        school_id: school,
-        from_central: false,
-        now_ms: now_ms(),
-        max_ahead_ms: MAX_CLOCK_AHEAD_MS,
-    };
+    let target = target(tenant, school, false);
     // Up to the first hole inside the envelope, if any.
     let run: Vec<&RowChange> = fresh
         .iter()
@@ -205,7 +206,7 @@ pub async fn answer_checkpoint(
     } else {
         edge
     };
-    reply.clock_ms = now_ms();
+    reply.clock_ms = essp_store::sync::now_ms();
     let text = serde_json::to_string(cp).map_err(|e| SyncError::Other(e.to_string()))?;
     edges::record_checkpoint(db, tenant, school, &text).await?;
     reply.applied_seq = edge.applied_seq;
@@ -230,13 +231,7 @@ pub async fn apply_down(
         cursor,
         ..Default::default()
     };
-    let target = Target {
-        tenant_id: &this.tenant_id,
-        school_id: &this.school_id,
-        from_central: true,
-        now_ms: now_ms(),
-        max_ahead_ms: MAX_CLOCK_AHEAD_MS,
-    };
+    let target = target(&this.tenant_id, &this.school_id, true);
     for (stream_seq, env) in batch {
         let stream_seq = i64::try_from(*stream_seq).unwrap_or(i64::MAX);
         if stream_seq <= out.cursor {
@@ -367,13 +362,7 @@ pub async fn apply_snapshot_page(
     progress: &str,
 ) -> Result<u64, SyncError> {
     let tx = db.begin().await?;
-    let target = Target {
-        tenant_id: &this.tenant_id,
-        school_id: &this.school_id,
-        from_central: true,
-        now_ms: now_ms(),
-        max_ahead_ms: MAX_CLOCK_AHEAD_MS,
-    };
+    let target = target(&this.tenant_id, &this.school_id, true);
     let mut applied = 0;
     let rows: Vec<&RowChange> = page.rows.iter().collect();
     let outcomes = batch::apply_all(tx.as_ref(), &rows, &target).await?;

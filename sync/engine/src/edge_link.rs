@@ -458,7 +458,7 @@ impl EdgeLink {
     /// would otherwise win every merge until real time caught up).
     async fn learn_clock(&self, central_ms: u64) -> Result<(), SyncError> {
         const TOLERANCE_MS: u64 = 5_000;
-        let local = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+        let local = essp_store::sync::now_ms();
         let ahead = local.saturating_sub(central_ms);
         let offset = if ahead > TOLERANCE_MS { ahead } else { 0 };
         let db = self.db.as_ref();

@@ -25,6 +25,21 @@ pub struct EdgeStatus {
     pub down_cursor: i64,
 }
 
+impl EdgeStatus {
+    /// Fills in the outbox and positions as the database holds them now,
+    /// not as of the last checkpoint (a write a moment ago is pending, and
+    /// says so).
+    pub async fn refresh(&mut self, db: &dyn essp_store::Executor) -> Result<(), essp_store::StoreError> {
+        use essp_store::sync::{edges, outbox};
+        let depth = outbox::depth(db).await?;
+        self.confirmed_seq = edges::position(db, edges::UP_CONFIRMED).await?;
+        self.outbox_depth = depth.count;
+        self.last_seq = depth.last_seq.max(self.confirmed_seq);
+        self.down_cursor = edges::position(db, edges::DOWN_CURSOR).await?;
+        Ok(())
+    }
+}
+
 /// A handle every task of one edge shares.
 #[derive(Debug, Clone, Default)]
 pub struct SharedStatus(Arc<RwLock<EdgeStatus>>);

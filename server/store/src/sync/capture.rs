@@ -143,7 +143,8 @@ pub async fn capture_saved<T>(ex: &dyn Executor, table: &str, id: &str, saved: O
     Ok(saved)
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// This node's wall clock in Unix milliseconds (the physical part of HLCs).
+pub fn now_ms() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
 }
 

@@ -15,4 +15,4 @@ pub mod merge;
 pub mod outbox;
 pub mod row;
 
-pub use capture::{capture, capture_delete, capture_saved};
+pub use capture::{capture, capture_delete, capture_saved, now_ms};

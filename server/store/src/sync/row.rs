@@ -6,7 +6,7 @@ use essp_sync_proto::envelope::{Clocks, Fields};
 use super::catalog::{Column, Table};
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
-use crate::value::{SqlType, Value, sqlite_timestamp};
+use crate::value::{SqlType, Value, parse_timestamp, sqlite_timestamp};
 
 /// One column's stored value as canonical JSON: timestamps as fixed-width
 /// RFC 3339 UTC text, booleans as booleans (SQLite stores 0/1), JSON
@@ -23,10 +23,7 @@ pub fn to_json(col: &Column, v: &Value) -> Result<serde_json::Value> {
         (SqlType::Bool, Value::Bool(b)) => J::Bool(*b),
         (SqlType::Bool, Value::I64(n)) => J::Bool(*n != 0),
         (SqlType::Timestamp, Value::Timestamp(t)) => J::String(sqlite_timestamp(t)),
-        (SqlType::Timestamp, Value::Text(_)) => {
-            let row = crate::value::Row::new(vec![col.name.to_owned()].into(), vec![v.clone()]);
-            J::String(sqlite_timestamp(&row.timestamp(col.name)?))
-        }
+        (SqlType::Timestamp, Value::Text(s)) => J::String(sqlite_timestamp(&parse_timestamp(col.name, s)?)),
         (SqlType::Json, Value::Json(j)) => j.clone(),
         (SqlType::Json, Value::Text(s)) => {
             serde_json::from_str(s).map_err(|e| StoreError::decode(col.name, e.to_string()))?
