@@ -38,8 +38,10 @@ readonly STARTS=3 # edge start-to-ready samples
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 readonly TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-readonly ESSP_BIN=$TARGET/release/essp
-readonly RAW_BIN=$TARGET/release/raw-insert
+# BENCH_ESSP_BIN / BENCH_RAW_BIN: measure these binaries instead of building
+# (a copy keeps a run steady while the tree is rebuilt).
+readonly ESSP_BIN=${BENCH_ESSP_BIN:-$TARGET/release/essp}
+readonly RAW_BIN=${BENCH_RAW_BIN:-$TARGET/release/raw-insert}
 readonly LUA=$ROOT/bench/incidents-post.lua
 
 # Functions that start processes run in this shell (never inside $(...)),
@@ -101,6 +103,10 @@ check_tools() {
 }
 
 build() {
+  if [[ -n ${BENCH_ESSP_BIN:-} && -n ${BENCH_RAW_BIN:-} ]]; then
+    [[ -x $ESSP_BIN && -x $RAW_BIN ]] || die "BENCH_ESSP_BIN / BENCH_RAW_BIN are not executables"
+    return
+  fi
   log "building essp and raw-insert (release)"
   (cd "$ROOT" && cargo build --release -p essp -p essp-bench) >&2 || die "cargo build failed"
   [[ -x $ESSP_BIN && -x $RAW_BIN ]] || die "binaries not found under $TARGET/release"

@@ -1,7 +1,11 @@
 // The one way the UI talks to the /v1 API: tenancy and token headers,
 // RFC 9457 problems as ApiError, Idempotency-Key on creates, If-Match on
-// versioned changes.
+// versioned changes. After an OpenID Connect sign-in the access token is
+// renewed with the refresh token before it runs out, and once more when the
+// server rejects it (the request is then sent again); when renewal fails the
+// session ends and the UI goes back to sign-in with the reason.
 
+import { renew, renewDue } from './oidc.js';
 import { session, settings } from './session.js';
 
 /** A failed call, carrying the server's problem document. */
@@ -45,9 +49,9 @@ function url(path, query) {
 export async function api(path, opts = {}) {
   const { method = 'GET', query, body, file, idempotent, ifMatch, as = 'json' } = opts;
   const headers = { Accept: 'application/json, application/problem+json' };
-  if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (session.tenant) headers[settings.tenantHeader] = session.tenant;
   if (session.school) headers[settings.schoolHeader] = session.school;
+  // One key for the call, so a retry after renewal is the same request.
   if (idempotent) headers['Idempotency-Key'] = crypto.randomUUID();
   if (ifMatch !== undefined && ifMatch !== null) headers['If-Match'] = `"${ifMatch}"`;
   let payload;
@@ -58,11 +62,24 @@ export async function api(path, opts = {}) {
     payload = JSON.stringify(body);
     headers['Content-Type'] = 'application/json';
   }
-  let resp;
-  try {
-    resp = await fetch(url(path, query), { method, headers, body: payload });
-  } catch (e) {
-    throw new ApiError(0, { title: 'Network error', detail: `The server could not be reached (${e.message}).` });
+  let sentWith;
+  const send = async () => {
+    sentWith = session.token;
+    if (sentWith) headers.Authorization = `Bearer ${sentWith}`;
+    try {
+      return await fetch(url(path, query), { method, headers, body: payload });
+    } catch (e) {
+      throw new ApiError(0, { title: 'Network error', detail: `The server could not be reached (${e.message}).` });
+    }
+  };
+  if (renewDue()) await renewOrEnd(!session.tokenExpired());
+  let resp = await send();
+  if (resp.status === 401 && session.oidc?.refreshToken) {
+    // Rejected before its time (e.g. the provider rotated its keys): a
+    // 401 means nothing was done, so renew once (unless a concurrent call
+    // already did) and send it again.
+    if (session.token === sentWith) await renewOrEnd(false);
+    resp = await send();
   }
   if (!resp.ok) {
     const problem = await readProblem(resp);
@@ -73,6 +90,22 @@ export async function api(path, opts = {}) {
   if (as === 'blob') return resp.blob();
   const text = await resp.text();
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Renews the access token. When that fails the session ends (back to
+ * sign-in with the reason), unless `keepOnOutage`: the provider is merely
+ * unreachable and the current token still works, so the call goes ahead.
+ */
+async function renewOrEnd(keepOnOutage) {
+  try {
+    await renew();
+  } catch (e) {
+    if (keepOnOutage && !e.refused) return;
+    const problem = { status: 401, title: 'Your session has ended', detail: e.message, code: 'session_ended' };
+    unauthorized(problem);
+    throw new ApiError(401, problem);
+  }
 }
 
 async function readProblem(resp) {

@@ -2,7 +2,8 @@
 // context, navigation and the router.
 
 import { api, ApiError, onUnauthorized } from './api.js';
-import { completeOidc, renderSignIn } from './auth.js';
+import { renderSignIn } from './auth.js';
+import { completeOidc, renew, signOut } from './oidc.js';
 import { current, match, route } from './router.js';
 import { DEFAULT_TENANT, session, settings } from './session.js';
 import { errorAlert, h, loading, mount } from './ui.js';
@@ -52,7 +53,15 @@ async function boot() {
   try {
     await completeOidc();
   } catch (err) {
-    return signIn(err);
+    return signIn(new ApiError(0, { title: 'Sign-in failed', detail: err.message }));
+  }
+  if (settings.authEnabled && session.token && session.tokenExpired() && session.oidc?.refreshToken) {
+    // Back after a while: the access token ran out, the refresh token may not have.
+    try {
+      await renew();
+    } catch (err) {
+      return signIn(new ApiError(401, { title: 'Your session has ended', detail: `${err.message} Sign in again.` }));
+    }
   }
   if (settings.authEnabled && (!session.token || session.tokenExpired())) return signIn();
   try {
@@ -155,7 +164,7 @@ async function contextBar(box) {
       'p',
       { class: 'who', 'data-who': me.subject },
       `Signed in as ${me.subject} (${me.roles.join(', ') || 'no role'})`,
-      settings.authEnabled ? [' · ', h('button', { type: 'button', class: 'link', onclick: () => { session.signOut(); location.reload(); } }, 'Sign out')] : ' · development mode',
+      settings.authEnabled ? [' · ', h('button', { type: 'button', class: 'link', 'data-action': 'sign-out', onclick: () => signOut().then(() => location.reload()) }, 'Sign out')] : ' · development mode',
     ),
   );
   const school = select.selectedOptions[0]?.textContent || 'no school chosen';

@@ -1,5 +1,5 @@
 // Who is using the UI and where: the deployment's settings (from the page),
-// the token (sessionStorage), the chosen tenant and school (localStorage)
+// the tokens (sessionStorage), the chosen tenant and school (localStorage)
 // and the caller's permissions (from GET /v1/me).
 
 const meta = document.querySelector('meta[name="essp-settings"]');
@@ -24,6 +24,7 @@ function readSettings() {
 }
 
 const TOKEN = 'essp.token';
+const OIDC = 'essp.oidc.session';
 const TENANT = 'essp.tenant';
 const SCHOOL = 'essp.school';
 export const DEFAULT_TENANT = 'demo-tenant';
@@ -49,11 +50,28 @@ export const session = {
   setToken(token) {
     sessionStorage.setItem(TOKEN, token.trim());
   },
+  /** Forgets the OpenID Connect session, e.g. when a token is pasted. */
+  clearOidc() {
+    sessionStorage.removeItem(OIDC);
+  },
+  /** After an OpenID Connect sign-in: {refreshToken, tokenEndpoint, revocationEndpoint}. */
+  get oidc() {
+    try {
+      return JSON.parse(sessionStorage.getItem(OIDC) || 'null');
+    } catch {
+      return null;
+    }
+  },
+  setOidc(value) {
+    sessionStorage.setItem(OIDC, JSON.stringify(value));
+  },
+  /** Forgets every token (the provider-side revocation is oidc.js's). */
   signOut() {
     sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(OIDC);
     this.me = null;
   },
-  /** A token whose `exp` has passed is no use: sign in again. */
+  /** A token whose `exp` has passed is no use: renew it or sign in again. */
   tokenExpired() {
     const exp = tokenClaims(this.token)?.exp;
     return typeof exp === 'number' && exp * 1000 < Date.now();

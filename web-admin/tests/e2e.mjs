@@ -7,30 +7,14 @@
 //   SCREENSHOT_DIR     where screenshots go
 // Exit status 0 means every check passed.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import AxeBuilder from '@axe-core/playwright';
+import { PHONE, apiClient, check, deadline, need, openPage, runScenarios, screen, shot, step } from './harness.mjs';
 
 const DEV = need('ESSP_DEV_URL');
 const AUTH = need('ESSP_AUTH_URL');
 const VIEWER_TOKEN = need('ESSP_VIEWER_TOKEN');
-const SHOTS = process.env.SCREENSHOT_DIR || 'screenshots';
 const TENANT = 'demo-tenant';
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const MAX_FIRST_LOAD = 200 * 1024;
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v.replace(/\/$/, '');
-}
-
-mkdirSync(SHOTS, { recursive: true });
-setTimeout(() => {
-  console.error('e2e: timed out after 300 s');
-  process.exit(3);
-}, 300_000).unref();
+deadline('e2e', 300);
 
 // A 1×1 PNG, as a phone camera would hand over a file.
 const PNG = Buffer.from(
@@ -38,83 +22,15 @@ const PNG = Buffer.from(
   'base64',
 );
 
-const failures = [];
-const step = (s) => console.log(`-- ${s}`);
-function check(ok, what) {
-  if (!ok) {
-    failures.push(what);
-    console.error(`FAIL: ${what}`);
-  }
-}
-
 /** The API as a script would call it (test set-up only; the UI does the work). */
-async function devApi(path, { method = 'GET', body, school } = {}) {
-  const headers = { 'X-Tenant-ID': TENANT, 'Content-Type': 'application/json' };
-  if (school) headers['X-School-ID'] = school;
-  const r = await fetch(`${DEV}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const devApi = apiClient(DEV, TENANT);
 
-/** Axe on the current page: serious and critical violations fail the run. */
-async function axe(page, name) {
-  const result = await new AxeBuilder({ page }).analyze();
-  const bad = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  for (const v of bad) {
-    console.error(`axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
-    for (const n of v.nodes.slice(0, 3)) console.error(`   ${n.target.join(' ')} :: ${n.failureSummary?.split('\n').join(' ')}`);
-  }
-  check(bad.length === 0, `accessibility (${name}): ${bad.map((v) => v.id).join(', ')}`);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/** Screenshot and accessibility check of a main screen. */
-async function screen(page, name) {
-  await page.waitForLoadState('networkidle');
-  await shot(page, name);
-  await axe(page, name);
-}
-
-function watch(page, label) {
-  page.on('pageerror', (e) => check(false, `${label}: uncaught error in the page: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) check(false, `${label}: CSP violation: ${m.text()}`);
-  });
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
-
-try {
-  await technician();
-  await viewer();
-} catch (e) {
-  failures.push(`unexpected: ${e.stack || e}`);
-  console.error(e);
-} finally {
-  await browser.close();
-}
-
-if (failures.length) {
-  console.error(`\n${failures.length} check(s) failed:\n - ${failures.join('\n - ')}`);
-  process.exit(1);
-}
-console.log('e2e: all checks passed');
+await runScenarios('e2e', [technician, viewer]);
 
 // ---------------------------------------------------------------------------
 
-async function technician() {
-  const ctx = await browser.newContext(PHONE);
-  const page = await ctx.newPage();
-  watch(page, 'technician');
-  page.setDefaultTimeout(15_000);
+async function technician(browser) {
+  const { ctx, page } = await openPage(browser, PHONE, 'technician');
 
   // A school of the demo tenant and one of its devices without an open incident.
   const school = (await devApi('/v1/ssot/schools?limit=1', { school: 'any' })).items[0];
@@ -316,11 +232,8 @@ async function technician() {
   await ctx.close();
 }
 
-async function viewer() {
-  const ctx = await browser.newContext(PHONE);
-  const page = await ctx.newPage();
-  watch(page, 'viewer');
-  page.setDefaultTimeout(15_000);
+async function viewer(browser) {
+  const { ctx, page } = await openPage(browser, PHONE, 'viewer');
 
   step('viewer: sign in with a pasted token');
   await page.goto(`${AUTH}/`);

@@ -24,6 +24,10 @@ pub struct AuthSettings {
     /// Keycloak client whose `resource_access.<client>.roles` count
     /// (`ESSP_AUTH_CLIENT_ID`, default: the audience).
     pub client_id: String,
+    /// The public OIDC client the admin UI signs in as
+    /// (`ESSP_AUTH_UI_CLIENT_ID`, default: `client_id`). With Keycloak the
+    /// UI's public client and the API's client are normally two clients.
+    pub ui_client_id: String,
     /// `iss` of tokens minted locally with `JWT_SECRET` (`ESSP_LOCAL_ISSUER`, default `essp-local`).
     pub local_issuer: String,
     /// Role → permission table replacing the built-in one (`ESSP_ROLES_FILE`).
@@ -63,11 +67,13 @@ impl AuthSettings {
             ));
         }
         let audience = src.text_or("AUTH_AUDIENCE", "essp-api");
+        let client_id = src.text_or("ESSP_AUTH_CLIENT_ID", &audience);
         Ok(Self {
             enabled,
             issuer,
             jwks_url,
-            client_id: src.text_or("ESSP_AUTH_CLIENT_ID", &audience),
+            ui_client_id: src.text_or("ESSP_AUTH_UI_CLIENT_ID", &client_id),
+            client_id,
             audience,
             jwt_secret,
             allow_insecure: src.flag("ESSP_ALLOW_INSECURE", false)?,
@@ -98,6 +104,7 @@ impl AuthSettings {
         out.set("ESSP_AUTH_TENANT_CLAIM", &self.tenant_claim);
         out.set("ESSP_AUTH_SCHOOLS_CLAIM", &self.schools_claim);
         out.set("ESSP_AUTH_CLIENT_ID", &self.client_id);
+        out.set("ESSP_AUTH_UI_CLIENT_ID", &self.ui_client_id);
         out.set("ESSP_LOCAL_ISSUER", &self.local_issuer);
         out.path("ESSP_ROLES_FILE", self.roles_file.as_deref());
         out.duration("ESSP_JWKS_REFRESH", self.jwks_refresh);

@@ -619,6 +619,35 @@ fn effective_redacts_credentials_in_urls() {
     assert!(out.contains("NATS_URL=nats://u:***@n1:4222,nats://n2:4222\n"), "{out}");
 }
 
+/// The UI's public client defaults to the API's client (whose
+/// `resource_access` roles count), which defaults to the audience; each can
+/// be set on its own, and `config check` shows both.
+#[test]
+fn ui_client_id_defaults_to_the_api_client() {
+    let s = load(&[]).unwrap();
+    assert_eq!(
+        (s.auth.client_id.as_str(), s.auth.ui_client_id.as_str()),
+        ("essp-api", "essp-api")
+    );
+    let s = load(&[("AUTH_AUDIENCE", "api"), ("ESSP_AUTH_CLIENT_ID", "essp-backend")]).unwrap();
+    assert_eq!(
+        (s.auth.client_id.as_str(), s.auth.ui_client_id.as_str()),
+        ("essp-backend", "essp-backend")
+    );
+    let s = load(&[
+        ("ESSP_AUTH_CLIENT_ID", "essp-backend"),
+        ("ESSP_AUTH_UI_CLIENT_ID", "essp-admin-ui"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (s.auth.client_id.as_str(), s.auth.ui_client_id.as_str()),
+        ("essp-backend", "essp-admin-ui")
+    );
+    let shown = joined(&s);
+    assert!(shown.contains("ESSP_AUTH_CLIENT_ID=essp-backend\n"), "{shown}");
+    assert!(shown.contains("ESSP_AUTH_UI_CLIENT_ID=essp-admin-ui\n"), "{shown}");
+}
+
 #[test]
 fn effective_lists_every_setting_once_in_stable_order() {
     let names: Vec<String> = load(&[]).unwrap().effective().into_iter().map(|(k, _)| k).collect();

@@ -287,7 +287,7 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
             },
             auth_enabled: settings.auth.enabled,
             oidc_issuer: settings.auth.issuer.clone(),
-            oidc_client_id: settings.auth.client_id.clone(),
+            oidc_client_id: settings.auth.ui_client_id.clone(),
             tenant_header: settings.tenancy.tenant_header.clone(),
             school_header: settings.tenancy.school_header.clone(),
             version: essp_http::web_admin::version(),
@@ -357,6 +357,7 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     ];
 
     let sync = crate::edge_sync::prepare(&settings, role, &db, nats.clone(), &blobs).await?;
+    let keeps_snapshots = !sync.ssot_from_central();
     let readiness = {
         let mut r = readiness;
         r.push(("ssot", crate::ssot_sync::readiness(&settings, role)));
@@ -373,12 +374,13 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
     let auth = crate::security::auth_mode(&settings, stop_rx.clone()).await?;
     let state = AppState {
         db: db.clone(),
+        writes: Arc::new(essp_store::GroupCommit::new(db.clone())),
         auth: Arc::new(auth),
         blobs: blobs.clone(),
         config: Arc::new(http_config(&settings, role)?),
         metrics: install_metrics()?,
         readiness: Arc::new(readiness),
-        ssot_sync: Some(Arc::new(crate::ssot_sync::Trigger(reconciler.clone()))),
+        ssot_sync: keeps_snapshots.then(|| Arc::new(crate::ssot_sync::Trigger(reconciler.clone())) as _),
         edge_sync: sync.http_handle(),
     };
     let metrics_app = essp_http::metrics_router(state.clone());
@@ -421,7 +423,14 @@ pub async fn serve(settings: Settings, role: Role) -> Result<()> {
             }
         });
     }
-    let ssot_tasks = crate::ssot_sync::spawn(role, &settings, db.clone(), nats.clone(), &reconciler, stop_rx.clone());
+    let ssot_tasks = crate::ssot_sync::spawn(
+        crate::ssot_sync::Work { role, keeps_snapshots },
+        &settings,
+        db.clone(),
+        nats.clone(),
+        &reconciler,
+        stop_rx.clone(),
+    );
     let sync_tasks = sync.spawn(db.clone(), stop_rx.clone());
     let nats_gauge = nats.clone().map(report_nats_connection);
     let housekeeping = crate::maintenance::spawn(

@@ -161,6 +161,14 @@ impl Sync {
         }
     }
 
+    /// An edge linked to central: its SSOT snapshots come down the sync
+    /// stream (central-owned rows), so it must not also fill them itself
+    /// from SSOT events or an SSOT reconcile. An edge with no link keeps
+    /// the SSOT reconcile (`*_SSOT_BASE_URL`) as its only source.
+    pub fn ssot_from_central(&self) -> bool {
+        matches!(self, Sync::Edge { link: Some(_), .. })
+    }
+
     /// The handle `GET /v1/sync/status` and `POST /v1/sync/now` use.
     pub fn http_handle(&self) -> Option<Arc<dyn essp_http::sync::EdgeSync>> {
         match self {

@@ -71,15 +71,25 @@ pub fn readiness(settings: &Settings, role: Role) -> Readiness {
     }
 }
 
-/// Starts the SSOT background work this role does.
+/// What SSOT work a process does.
+pub struct Work {
+    pub role: Role,
+    /// IMS's snapshots are kept here from SSOT events and reconcile; false
+    /// on an edge linked to central, whose snapshots come down the sync
+    /// stream (reconciling its own empty SSOT tables would be wrong).
+    pub keeps_snapshots: bool,
+}
+
+/// Starts the SSOT background work this process does.
 pub fn spawn(
-    role: Role,
+    work: Work,
     settings: &Settings,
     db: Arc<dyn Database>,
     nats: Option<async_nats::Client>,
     reconciler: &Arc<Reconciler>,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    let Work { role, keeps_snapshots } = work;
     let mut tasks = Vec::new();
     if !role.ssot_domains().is_empty() {
         tasks.push(match &nats {
@@ -87,7 +97,7 @@ pub fn spawn(
             None => ssot_events::spawn_local_delivery(db.clone(), stop.clone()),
         });
     }
-    if role.runs_sync_worker() {
+    if role.runs_sync_worker() && keeps_snapshots {
         if let Some(client) = &nats {
             tasks.push(ssot_events::spawn_consumer(db.clone(), client.clone(), stop.clone()));
         }

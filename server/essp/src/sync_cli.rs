@@ -174,7 +174,7 @@ async fn verify(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode>
     let (tenant, school) = (&link.this.tenant_id, &link.this.school_id);
     let ours = digest::digests(db.as_ref(), tenant, school).await?;
     let mut differing = 0;
-    for t in catalog::TABLES {
+    for t in catalog::TABLES.iter() {
         let (mine, theirs) = (ours.get(t.name), reply.digests.get(t.name));
         if mine == theirs {
             println!("{}: same ({} rows)", t.name, mine.map_or(0, |d| d.rows));
@@ -311,7 +311,7 @@ async fn export_snapshot(
     };
     writeln!(out, "{}", serde_json::to_string(&header)?)?;
     let mut rows = 0;
-    for t in catalog::TABLES {
+    for t in catalog::TABLES.iter() {
         let mut after = String::new();
         loop {
             let page =

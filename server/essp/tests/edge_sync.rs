@@ -728,6 +728,113 @@ async fn central_owned_shops_and_staff_follow_central_down_to_the_edge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_come_down_and_an_edge_cannot_change_them() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    // A template (the tenant's), a project of the school and a phase whose
+    // checklist is copied from the template.
+    expect(
+        &central,
+        Method::POST,
+        "/v1/checklist-templates",
+        Some(json!({"phaseType": "survey", "title": "Walk every room"})),
+        201,
+    )
+    .await;
+    let project = expect(
+        &central,
+        Method::POST,
+        "/v1/projects",
+        Some(json!({"notes": "rollout"})),
+        201,
+    )
+    .await;
+    let project_path = format!("/v1/projects/{}", id_of(&project));
+    let phase = expect(
+        &central,
+        Method::POST,
+        &format!("{project_path}/phases"),
+        Some(json!({"phaseType": "survey"})),
+        201,
+    )
+    .await;
+    let phase_id = id_of(&phase);
+    patch(
+        &central,
+        &format!("/v1/phases/{phase_id}/status"),
+        json!({"status": "in_progress"}),
+    )
+    .await;
+    let checklist = format!("/v1/phases/{phase_id}/checklist");
+    wait_until("the project reached the edge", async || {
+        let (status, items) = get(&edge, &checklist).await;
+        status == 200 && items["items"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await;
+    wait_field(&edge, &project_path, "notes", &json!("rollout")).await;
+    let (_, phases) = get(&edge, &format!("{project_path}/phases")).await;
+    assert_eq!(phases["items"][0]["status"], "in_progress", "{phases}");
+    let (_, items) = get(&edge, &checklist).await;
+    let item_id = items["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Every write to them on the edge is refused with a problem document,
+    // before anything is written.
+    let writes = [
+        (Method::POST, "/v1/projects".to_owned(), json!({})),
+        (
+            Method::POST,
+            format!("{project_path}/phases"),
+            json!({"phaseType": "install"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/phases/{phase_id}/status"),
+            json!({"status": "done"}),
+        ),
+        (Method::PATCH, format!("{checklist}/{item_id}"), json!({"done": true})),
+        (
+            Method::POST,
+            "/v1/checklist-templates".to_owned(),
+            json!({"phaseType": "survey", "title": "mine"}),
+        ),
+        (Method::POST, format!("{project_path}/surveys"), json!({})),
+    ];
+    for (method, path, body) in writes {
+        let r = edge.req(method.clone(), &path).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{method} {path}");
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("managed centrally"),
+            "{method} {path}: {problem}"
+        );
+    }
+    let (_, items) = get(&edge, &checklist).await;
+    assert_eq!(items["items"][0]["done"], false, "{items}");
+    let (_, status) = get(&edge, "/v1/sync/status").await;
+    assert_eq!(status["lastSeq"], 0, "the edge captured nothing: {status}");
+    assert_converged(&edge, &nats, SCHOOL);
+    let out = edge_cli(&edge, &nats, SCHOOL, &["sync", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "projects: same (1 rows)",
+        "phases: same (1 rows)",
+        "phase_checklist_items: same (1 rows)",
+        "checklist_templates: same (1 rows)",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_taken_offline_reaches_central_and_is_shown_only_with_its_content() {
     let mut nats = PrivateNats::start(&[]);
     let central = central(&nats).await;
@@ -768,6 +875,80 @@ async fn a_photo_taken_offline_reaches_central_and_is_shown_only_with_its_conten
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     wait_drained(&edge).await;
     assert_converged(&edge, &nats, SCHOOL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_uploaded_centrally_reaches_the_edge_byte_for_byte() {
+    let mut nats = PrivateNats::start(&[]);
+    // Central keeps attachments in S3-compatible object storage.
+    let moto = essp_testkit::PrivateMoto::start("essp-test-edge-blobs");
+    let endpoint = moto.endpoint();
+    let central = Server::start_with(
+        Backend::Postgres,
+        &[
+            ("NATS_URL", nats.url().as_str()),
+            ("MINIO_ENDPOINT", endpoint.as_str()),
+            ("MINIO_ACCESS_KEY", "test"),
+            ("MINIO_SECRET_KEY", "test"),
+            ("ATTACHMENTS_BUCKET", "essp-test-edge-blobs"),
+        ],
+    )
+    .await;
+    let edge = edge(&nats, SCHOOL).await;
+    let project = expect(&central, Method::POST, "/v1/projects", Some(json!({})), 201).await;
+    let survey = expect(
+        &central,
+        Method::POST,
+        &format!("/v1/projects/{}/surveys", id_of(&project)),
+        Some(json!({"summary": "two labs"})),
+        201,
+    )
+    .await;
+    let survey_path = format!("/v1/surveys/{}", id_of(&survey));
+    wait_field(&edge, &survey_path, "summary", &json!("two labs")).await;
+    // The edge is offline while the photo is uploaded centrally: it fetches
+    // the content (three chunks and a bit) once the link is back.
+    nats.stop();
+    let photo: Vec<u8> = (0..800_000u32).map(|i| (i * 13 % 241) as u8).collect();
+    let r = central
+        .req(
+            Method::POST,
+            &format!(
+                "/v1/attachments?entityType=survey&entityId={}&fileName=rack.jpg",
+                id_of(&survey)
+            ),
+        )
+        .header("Content-Type", "image/jpeg")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let attachment = r.json::<Value>().await.unwrap();
+    expect(
+        &central,
+        Method::POST,
+        &format!("{survey_path}/photos"),
+        Some(json!({"attachmentId": id_of(&attachment), "caption": "the rack"})),
+        201,
+    )
+    .await;
+    nats.restart();
+    let path = format!("/v1/attachments/{}", id_of(&attachment));
+    wait_until("the photo reached the edge", async || get(&edge, &path).await.0 == 200).await;
+    let content = edge.req(Method::GET, &format!("{path}/content")).send().await.unwrap();
+    assert_eq!(content.status(), 200);
+    assert_eq!(content.bytes().await.unwrap().to_vec(), photo, "byte for byte");
+    let (_, at_edge) = get(&edge, &survey_path).await;
+    assert_eq!(at_edge["photos"][0]["attachmentId"], attachment["id"], "{at_edge}");
+    assert_converged(&edge, &nats, SCHOOL);
+    let out = edge_cli(&edge, &nats, SCHOOL, &["sync", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in ["attachments: same (1 rows)", "survey_photos: same (1 rows)"] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    let (_, status) = get(&edge, "/v1/sync/status").await;
+    assert_eq!(status["lastSeq"], 0, "nothing of central's goes back up: {status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -938,4 +1119,138 @@ async fn bom_reservations_made_at_an_edge_are_checked_against_central_stock() {
     }
     wait_drained(&edge).await;
     assert_converged(&edge, &nats, SCHOOL);
+}
+
+/// The `id` of a JSON answer.
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// A GET as `school`: status and body.
+async fn fetch_at(s: &Server, school: &str, path: &str) -> (u16, Value) {
+    let r = as_school(s, school, Method::GET, path).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until `path` answers `want` at `school` on `s`; returns the body.
+async fn wait_status_at(s: &Server, school: &str, path: &str, want: u16) -> Value {
+    let mut last = Value::Null;
+    wait_until(&format!("{path} answers {want}"), async || {
+        let (status, body) = fetch_at(s, school, path).await;
+        last = body;
+        status == want
+    })
+    .await;
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssot_data_comes_down_to_each_school_and_serves_incidents_offline() {
+    let mut nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    // Central's SSOT services hold the reference data; the sync-worker keeps
+    // IMS's snapshots from their events.
+    let post = async |path: &str, body: Value| expect(&central, Method::POST, path, Some(body), 201).await;
+    let county = id_of(&post("/v1/counties", json!({"name": "Nairobi", "code": "047"})).await);
+    let school = async |name: &str, code: &str| {
+        id_of(&post("/v1/schools", json!({"name": name, "code": code, "countyId": county})).await)
+    };
+    let (a, b) = (
+        school("Moi Avenue Primary", "MAP-001").await,
+        school("Kilimani Primary", "KIL-002").await,
+    );
+    let model = id_of(&post("/v1/device-models", json!({"make": "Lenovo", "model": "100e"})).await);
+    let part = id_of(&post("/v1/parts", json!({"puk": "PUK-SCREEN", "name": "Screen 11.6in"})).await);
+    let device = async |serial: &str, school: &str| {
+        id_of(
+            &post(
+                "/v1/devices",
+                json!({"serial": serial, "deviceModelId": model, "schoolId": school}),
+            )
+            .await,
+        )
+    };
+    let (d1, d2, d3, gone) = (
+        device("SN-1", &a).await,
+        device("SN-2", &a).await,
+        device("SN-3", &b).await,
+        device("SN-4", &a).await,
+    );
+    wait_status_at(&central, &a, &format!("/v1/ssot/device/{gone}"), 200).await;
+
+    // School A's edge enrolls: its school, devices and the catalogues,
+    // nothing of school B.
+    let edge = edge(&nats, &a).await;
+    let at_edge = async |path: String, want: u16| wait_status_at(&edge, &a, &path, want).await;
+    let got = at_edge(format!("/v1/ssot/device/{d1}"), 200).await;
+    assert_eq!(got["serial"], "SN-1", "{got}");
+    at_edge(format!("/v1/ssot/school/{a}"), 200).await;
+    at_edge(format!("/v1/ssot/part/{part}"), 200).await;
+    let status_at_edge = async |path: String| fetch_at(&edge, &a, &path).await.0;
+    assert_eq!(
+        status_at_edge(format!("/v1/ssot/device/{d3}")).await,
+        404,
+        "another school's device"
+    );
+    assert_eq!(
+        status_at_edge(format!("/v1/ssot/school/{b}")).await,
+        404,
+        "another school's row"
+    );
+    // Its snapshots come from central, never from a local SSOT sync.
+    let r = as_school(&edge, &a, Method::POST, "/v1/ssot/sync/devices")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Central changes a device, moves one to school B, deletes one and adds
+    // one: the edge follows.
+    let patch_device = async |id: &str, body: Value| patch(&central, &format!("/v1/devices/{id}"), body).await;
+    patch_device(&d1, json!({"assetTag": "AT-0001"})).await;
+    patch_device(&d2, json!({"schoolId": b})).await;
+    expect(&central, Method::DELETE, &format!("/v1/devices/{gone}"), None, 204).await;
+    let d5 = device("SN-5", &a).await;
+    wait_until("the edit reached the edge", async || {
+        fetch_at(&edge, &a, &format!("/v1/ssot/device/{d1}")).await.1["assetTag"] == "AT-0001"
+    })
+    .await;
+    at_edge(format!("/v1/ssot/device/{d2}"), 404).await;
+    at_edge(format!("/v1/ssot/device/{gone}"), 404).await;
+    at_edge(format!("/v1/ssot/device/{d5}"), 200).await;
+
+    // Offline, an incident at the school resolves its device from what
+    // came down; a device of another school is not the school's.
+    nats.stop();
+    let report = async |device: &str| {
+        as_school(&edge, &a, Method::POST, "/v1/incidents")
+            .json(&json!({"deviceId": device, "title": "Cracked screen"}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = report(&d5).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["deviceSerial"], "SN-5", "{created}");
+    assert_eq!(created["schoolName"], "Moi Avenue Primary", "{created}");
+    assert_eq!(created["deviceMake"], "Lenovo", "{created}");
+    assert_eq!(report(&d3).await.status(), 422, "school B's device");
+
+    nats.restart();
+    let path = format!("/v1/incidents/{}", created["id"].as_str().unwrap());
+    let at_central = wait_status_at(&central, &a, &path, 200).await;
+    assert_eq!(at_central["deviceSerial"], "SN-5");
+    wait_drained(&edge).await;
+    assert_converged(&edge, &nats, &a);
+    let out = edge_cli(&edge, &nats, &a, &["sync", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "devices_snapshot: same (3 rows)",
+        "schools_snapshot: same (1 rows)",
+        "parts_snapshot: same (1 rows)",
+    ] {
+        assert!(stdout.contains(line), "{line}:\n{stdout}");
+    }
 }

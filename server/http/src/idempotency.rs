@@ -127,37 +127,56 @@ where
     {
         return replay(stored, &hash);
     }
-    let tx = state.db.begin().await?;
-    let created = match write(tx.as_ref()).await {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = tx.rollback().await;
-            return Err(e);
+    let (stored_hash, owner, stored_key) = (hash.clone(), tenant.to_owned(), key.0.clone());
+    let outcome = state
+        .writes
+        .run(move |tx| {
+            let written = write(tx);
+            Box::pin(async move {
+                let created = written.await.map_err(CreateError::Api)?;
+                let response = respond(&created);
+                if let Some(k) = &stored_key {
+                    let stored = created.into_stored(stored_hash);
+                    match idempotency::insert(tx, &owner, k, &stored, essp_domain::now()).await {
+                        Ok(()) => {}
+                        Err(StoreError::UniqueViolation { .. }) => return Err(CreateError::KeyTaken),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(response)
+            })
+        })
+        .await;
+    match outcome {
+        Ok(response) => {
+            metrics::counter!(metric).increment(1);
+            Ok(response)
         }
-    };
-    let response = respond(&created);
-    if let Some(k) = &key.0 {
-        let stored = created.into_stored(hash.clone());
-        match idempotency::insert(tx.as_ref(), tenant, k, &stored, essp_domain::now()).await {
-            Ok(()) => {}
-            Err(StoreError::UniqueViolation { .. }) => {
-                let _ = tx.rollback().await;
-                let winner = idempotency::find(state.db.as_ref(), tenant, k).await?;
-                return match winner {
-                    Some(stored) => replay(stored, &hash),
-                    None => Err(ApiError::conflict(
-                        "busy",
-                        "a request with this Idempotency-Key is in progress",
-                    )),
-                };
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e.into());
+        Err(CreateError::Api(e)) => Err(e),
+        // Two racing requests with one key: this one's writes were undone;
+        // it answers with the winner's response.
+        Err(CreateError::KeyTaken) => {
+            let k = key.0.as_deref().unwrap_or_default();
+            match idempotency::find(state.db.as_ref(), tenant, k).await? {
+                Some(stored) => replay(stored, &hash),
+                None => Err(ApiError::conflict(
+                    "busy",
+                    "a request with this Idempotency-Key is in progress",
+                )),
             }
         }
     }
-    tx.commit().await?;
-    metrics::counter!(metric).increment(1);
-    Ok(response)
+}
+
+/// Why a create's transaction did not commit.
+enum CreateError {
+    Api(ApiError),
+    /// Another request stored a response under the same key first.
+    KeyTaken,
+}
+
+impl From<StoreError> for CreateError {
+    fn from(e: StoreError) -> Self {
+        CreateError::Api(e.into())
+    }
 }

@@ -264,11 +264,16 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/healthz", get(health::health))
         .route("/readyz", get(health::ready));
-    let openapi = bytes::Bytes::from(serde_json::to_vec(&openapi::document(&state.config)).unwrap_or_default());
+    // Built on first request, not at start: the document is ~0.5 MB and
+    // building it peaks at several, which an idle edge box would keep.
+    let openapi = std::sync::Arc::new(std::sync::OnceLock::<bytes::Bytes>::new());
+    let config = state.config.clone();
     infra = infra.route(
         "/openapi.json",
         get(move || {
-            let body = openapi.clone();
+            let body = openapi
+                .get_or_init(|| bytes::Bytes::from(serde_json::to_vec(&openapi::document(&config)).unwrap_or_default()))
+                .clone();
             async move { ([(header::CONTENT_TYPE, "application/json")], body) }
         }),
     );

@@ -75,6 +75,8 @@ pub enum Readiness {
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<dyn Database>,
+    /// The handlers' write transactions, grouped into shared commits.
+    pub writes: Arc<essp_store::GroupCommit>,
     pub auth: Arc<AuthMode>,
     pub blobs: essp_blobs::BlobStore,
     pub config: Arc<HttpConfig>,

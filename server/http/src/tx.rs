@@ -1,5 +1,7 @@
 //! Running a handler's writes in one transaction: committed together with
-//! their audit rows, or not at all.
+//! their audit rows, or not at all. Concurrent handlers share commits
+//! (`essp_store::GroupCommit`); each one's writes still succeed or fail on
+//! their own.
 
 use essp_store::Executor;
 use futures::future::BoxFuture;
@@ -11,15 +13,5 @@ pub async fn run<T, W>(state: &AppState, write: W) -> Result<T, ApiError>
 where
     W: for<'a> FnOnce(&'a dyn Executor) -> BoxFuture<'a, Result<T, ApiError>>,
 {
-    let tx = state.db.begin().await?;
-    match write(tx.as_ref()).await {
-        Ok(v) => {
-            tx.commit().await?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    state.writes.run(write).await
 }

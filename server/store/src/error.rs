@@ -1,6 +1,6 @@
 /// Storage failures, already interpreted per engine (SQLSTATE / SQLite
 /// extended codes) so callers never match on driver errors.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique or primary-key constraint rejected the write.
     #[error("unique constraint violated: {constraint}")]

@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod cursor;
 pub mod error;
 pub mod executor;
+pub mod group_commit;
 pub mod idempotency;
 pub mod incidents;
 pub mod inventory;
@@ -27,6 +28,7 @@ pub mod workflow;
 
 pub use error::StoreError;
 pub use executor::{Database, Dialect, Engine, Executor, LockGuard, Transaction};
+pub use group_commit::GroupCommit;
 pub use value::{Row, SqlType, Value};
 pub mod surveys;
 pub mod telemetry;

@@ -76,7 +76,7 @@ pub async fn insert_project(ex: &dyn Executor, p: &Project) -> Result<()> {
         p.version.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "projects", p.id.as_str()).await
 }
 
 pub async fn get_project(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<Project>> {
@@ -118,7 +118,7 @@ pub async fn set_current_phase(
         ],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "projects", project_id).await
 }
 
 pub async fn insert_phase(ex: &dyn Executor, p: &Phase) -> Result<()> {
@@ -137,7 +137,7 @@ pub async fn insert_phase(ex: &dyn Executor, p: &Phase) -> Result<()> {
         p.version.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "phases", p.id.as_str()).await
 }
 
 pub async fn get_phase(ex: &dyn Executor, scope: &Scope, id: &str) -> Result<Option<Phase>> {
@@ -180,11 +180,13 @@ pub async fn set_phase_status(
         phase.id.as_str().into(),
         phase.status.as_str().into(),
     ];
-    ex.fetch_optional(&sql, &params)
+    let saved = ex
+        .fetch_optional(&sql, &params)
         .await?
         .as_ref()
         .map(phase_from_row)
-        .transpose()
+        .transpose()?;
+    crate::sync::capture_saved(ex, "phases", phase.id.as_str(), saved).await
 }
 
 /// What still blocks `phase_id` from being done.
@@ -224,7 +226,7 @@ pub async fn insert_template(ex: &dyn Executor, t: &ChecklistTemplate) -> Result
         &[t.id.as_str().into(), (&t.tenant_id).into(), t.phase_type.as_str().into(), (&t.title).into(), t.required.into(), t.created_at.into()],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "checklist_templates", t.id.as_str()).await
 }
 
 pub async fn list_templates(
@@ -265,7 +267,11 @@ pub async fn list_templates(
 }
 
 pub async fn insert_item(ex: &dyn Executor, i: &ChecklistItem) -> Result<()> {
-    let sql = format!("INSERT INTO phase_checklist_items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    // The item belongs to its phase's school (which the item replicates to).
+    let sql = format!(
+        "INSERT INTO phase_checklist_items ({ITEM_COLUMNS}, school_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         (SELECT school_id FROM phases WHERE id = $3))"
+    );
     let params: Vec<Value> = vec![
         i.id.as_str().into(),
         (&i.tenant_id).into(),
@@ -278,7 +284,7 @@ pub async fn insert_item(ex: &dyn Executor, i: &ChecklistItem) -> Result<()> {
         i.created_at.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "phase_checklist_items", i.id.as_str()).await
 }
 
 pub async fn list_items(ex: &dyn Executor, tenant: &str, phase_id: &str) -> Result<Vec<ChecklistItem>> {
@@ -306,19 +312,21 @@ pub async fn set_item_done(
         "UPDATE phase_checklist_items SET done = $1, done_by = $2, done_at = $3 \
          WHERE tenant_id = $4 AND phase_id = $5 AND id = $6 RETURNING {ITEM_COLUMNS}"
     );
-    ex.fetch_optional(
-        &sql,
-        &[
-            done.into(),
-            by.into(),
-            at.into(),
-            tenant.into(),
-            phase_id.into(),
-            id.into(),
-        ],
-    )
-    .await?
-    .as_ref()
-    .map(item_from_row)
-    .transpose()
+    let saved = ex
+        .fetch_optional(
+            &sql,
+            &[
+                done.into(),
+                by.into(),
+                at.into(),
+                tenant.into(),
+                phase_id.into(),
+                id.into(),
+            ],
+        )
+        .await?
+        .as_ref()
+        .map(item_from_row)
+        .transpose()?;
+    crate::sync::capture_saved(ex, "phase_checklist_items", id, saved).await
 }

@@ -12,8 +12,11 @@ use crate::error::Result;
 use crate::executor::Executor;
 use crate::query::{Query, like_contains};
 use crate::ssot::{self, CHUNK, column_list, columns, from_row, push_values, row_values, rows_per_statement};
+use crate::sync::capture::BulkCapture;
 
 /// Applies rows (any order, duplicates allowed); returns how many changed.
+/// Rows an enrolled edge holds are captured for it in the same
+/// transaction (central-owned: they go down to the edges).
 pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u64> {
     let cols = columns(kind);
     let set: Vec<String> = cols
@@ -21,7 +24,9 @@ pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u
         .filter(|c| !matches!(**c, "id" | "tenant_id"))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
+    let mut captures = captures(ex, kind, rows).await?;
     let mut changed = 0;
+    let mut to_capture: HashMap<&str, Vec<String>> = HashMap::new();
     for chunk in rows.chunks(rows_per_statement(kind)) {
         let mut q = Query::new(&format!("INSERT INTO {} ({}) VALUES ", kind.snapshot, cols.join(", ")));
         push_values(&mut q, chunk.iter().map(|r| row_values(kind, r)).collect());
@@ -30,9 +35,53 @@ pub async fn apply(ex: &dyn Executor, kind: &Kind, rows: &[SsotRow]) -> Result<u
             set.join(", "),
             t = kind.snapshot
         ));
-        changed += ex.execute(q.sql(), q.params()).await?;
+        if !chunk.iter().any(|r| captures.contains_key(r.meta.tenant_id.as_str())) {
+            changed += ex.execute(q.sql(), q.params()).await?;
+            continue;
+        }
+        for (tenant, capture) in &mut captures {
+            let ids: Vec<&str> = chunk
+                .iter()
+                .filter(|r| r.meta.tenant_id == *tenant)
+                .map(|r| r.meta.id.as_str())
+                .collect();
+            capture.before(ex, &ids).await?;
+        }
+        // Only the rows this write changed (a stale revision changes none).
+        q.push(" RETURNING tenant_id, id");
+        for r in ex.fetch_all(q.sql(), q.params()).await? {
+            changed += 1;
+            let tenant = r.text("tenant_id")?;
+            if let Some((t, _)) = captures.get_key_value(tenant.as_str()) {
+                to_capture.entry(t).or_default().push(r.text("id")?);
+            }
+        }
+    }
+    for (tenant, ids) in &to_capture {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        captures[tenant].changed(ex, &ids).await?;
     }
     Ok(changed)
+}
+
+/// The tenants among `rows` whose snapshot writes central captures for
+/// their edges: one indexed lookup per tenant in the batch, and nothing
+/// more for a tenant (or a snapshot) no edge receives.
+async fn captures<'a>(ex: &dyn Executor, kind: &Kind, rows: &'a [SsotRow]) -> Result<HashMap<&'a str, BulkCapture>> {
+    let mut out = HashMap::new();
+    if crate::sync::catalog::table(kind.snapshot).is_none() {
+        return Ok(out);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in rows {
+        let tenant = r.meta.tenant_id.as_str();
+        if seen.insert(tenant)
+            && let Some(capture) = BulkCapture::begin(ex, kind.snapshot, tenant).await?
+        {
+            out.insert(tenant, capture);
+        }
+    }
+    Ok(out)
 }
 
 /// A live row by id.

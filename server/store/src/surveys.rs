@@ -45,7 +45,7 @@ pub async fn insert_survey(ex: &dyn Executor, s: &Survey) -> Result<()> {
         s.updated_at.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "site_surveys", s.id.as_str()).await
 }
 
 /// A survey with its rooms and photos.
@@ -126,19 +126,24 @@ pub async fn set_survey_status(
     to: SurveyStatus,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    Ok(ex
+    let saved = ex
         .execute(
             "UPDATE site_surveys SET status = $1, updated_at = $2 WHERE tenant_id = $3 AND school_id = $4 AND id = $5 AND status = $6",
             &[to.as_str().into(), now.into(), scope.tenant().into(), scope.school().into(), id.into(), from.as_str().into()],
         )
         .await?
-        > 0)
+        > 0;
+    Ok(crate::sync::capture_saved(ex, "site_surveys", id, saved.then_some(()))
+        .await?
+        .is_some())
 }
 
 pub async fn insert_room(ex: &dyn Executor, r: &SurveyRoom) -> Result<()> {
     ex.execute(
-        "INSERT INTO survey_rooms (id, survey_id, name, room_type, floor, power_notes, network_notes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        // A room belongs to its survey's tenant and school (it replicates there).
+        "INSERT INTO survey_rooms (id, survey_id, name, room_type, floor, power_notes, network_notes, created_at, \
+         tenant_id, school_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         (SELECT tenant_id FROM site_surveys WHERE id = $2), (SELECT school_id FROM site_surveys WHERE id = $2))",
         &[
             r.id.as_str().into(),
             (&r.survey_id).into(),
@@ -151,12 +156,15 @@ pub async fn insert_room(ex: &dyn Executor, r: &SurveyRoom) -> Result<()> {
         ],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "survey_rooms", r.id.as_str()).await
 }
 
 pub async fn insert_photo(ex: &dyn Executor, p: &SurveyPhoto) -> Result<()> {
     ex.execute(
-        "INSERT INTO survey_photos (id, survey_id, room_id, attachment_id, caption, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        // A photo belongs to its survey's tenant and school (it replicates there).
+        "INSERT INTO survey_photos (id, survey_id, room_id, attachment_id, caption, created_at, tenant_id, school_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, \
+         (SELECT tenant_id FROM site_surveys WHERE id = $2), (SELECT school_id FROM site_surveys WHERE id = $2))",
         &[
             p.id.as_str().into(),
             (&p.survey_id).into(),
@@ -167,7 +175,7 @@ pub async fn insert_photo(ex: &dyn Executor, p: &SurveyPhoto) -> Result<()> {
         ],
     )
     .await?;
-    Ok(())
+    crate::sync::capture(ex, "survey_photos", p.id.as_str()).await
 }
 
 fn boq_from_row(r: &Row) -> Result<BoqItem> {
@@ -208,7 +216,7 @@ pub async fn insert_boq(ex: &dyn Executor, b: &BoqItem) -> Result<()> {
         b.updated_at.into(),
     ];
     ex.execute(&sql, &params).await?;
-    Ok(())
+    crate::sync::capture(ex, "boq_items", b.id.as_str()).await
 }
 
 pub async fn list_boq(
@@ -244,19 +252,21 @@ pub async fn set_boq_approved(
         "UPDATE boq_items SET approved = $1, updated_at = $2 WHERE tenant_id = $3 AND school_id = $4 AND project_id = $5 \
          AND id = $6 RETURNING {BOQ_COLUMNS}"
     );
-    ex.fetch_optional(
-        &sql,
-        &[
-            approved.into(),
-            now.into(),
-            scope.tenant().into(),
-            scope.school().into(),
-            project_id.into(),
-            id.into(),
-        ],
-    )
-    .await?
-    .as_ref()
-    .map(boq_from_row)
-    .transpose()
+    let saved = ex
+        .fetch_optional(
+            &sql,
+            &[
+                approved.into(),
+                now.into(),
+                scope.tenant().into(),
+                scope.school().into(),
+                project_id.into(),
+                id.into(),
+            ],
+        )
+        .await?
+        .as_ref()
+        .map(boq_from_row)
+        .transpose()?;
+    crate::sync::capture_saved(ex, "boq_items", id, saved).await
 }

@@ -1,9 +1,12 @@
 // Test-only OpenID Connect provider standing in for Keycloak in ESSP
-// integration tests. Issues client-credentials JWT access tokens carrying
-// Keycloak-shaped claims, serves discovery and JWKS, and supports key
-// rotation across restarts. Never use outside tests.
+// integration tests. Issues JWT access tokens carrying Keycloak-shaped
+// claims to confidential clients (client credentials) and to signed-in
+// users of public clients (authorization code + PKCE, with rotating
+// refresh tokens), serves discovery and JWKS, and supports key rotation
+// across restarts. Never use outside tests.
 //
 //   node provider.mjs --port 0 --keys <dir> [--rotate] [--watch-stdin]
+//                     [--access-ttl <seconds>]
 //
 // <dir> holds rsa.pem / ec.pem (PKCS#8 private keys), rsa.pub.pem /
 // ec.pub.pem (SPKI public keys), jwks.json (the private JWKs the provider
@@ -16,6 +19,25 @@
 // is the other choice). `claims` is added verbatim to every access token of
 // that client; the provider itself owns jti, sub (= client_id), iat, exp,
 // client_id, iss and aud, which cannot be overridden.
+//
+// Users (who sign in through the browser) come from users.json in <dir>,
+// if present (read again for every token), else DEFAULT_USERS below:
+//
+//   [{ "login": "ui-admin", "claims": { "realm_access": { "roles": ["essp-admin"] } } }]
+//
+// The login form is oidc-provider's development one: any password works,
+// any login name signs in (an unknown one gets no extra claims). `claims`
+// is added to the access tokens issued for that user (sub = login).
+//
+// Public clients (a browser app such as the admin UI) are registered at run
+// time, once their redirect URI is known, with Dynamic Client Registration:
+// POST the client metadata to `registration_endpoint` with the bearer
+// `registration_token` from the readiness line; a `client_id` in the body
+// is kept. Such a client gets the authorization-code flow with PKCE (S256,
+// required), an access token per `--access-ttl` (default 300 s), and a
+// refresh token that is rotated on every use (like Keycloak's "revoke
+// refresh token"); the revocation endpoint accepts it. Registered clients,
+// sessions and refresh tokens live in memory and are gone after a restart.
 //
 // stdout carries exactly one line, the readiness JSON; everything else goes
 // to stderr. SIGTERM/SIGINT (or, with --watch-stdin, stdin reaching EOF
@@ -32,6 +54,7 @@ import { parseArgs } from 'node:util';
 const EXPECTED = [
   'Unsupported runtime', // Node 20 works; the library nags for 22+.
   'a quick start development-only in-memory adapter', // in-memory is the point.
+  'development-only feature devInteractions', // its login form is what the browser tests fill.
 ];
 const toStderr = (...args) => {
   const text = args.map(String).join(' ');
@@ -49,16 +72,22 @@ const { values: args } = parseArgs({
     keys: { type: 'string' },
     rotate: { type: 'boolean', default: false },
     'watch-stdin': { type: 'boolean', default: false },
+    'access-ttl': { type: 'string', default: '300' },
   },
   strict: true,
 });
 if (!args.keys) {
-  console.error('usage: node provider.mjs --port <n> --keys <dir> [--rotate] [--watch-stdin]');
+  console.error('usage: node provider.mjs --port <n> --keys <dir> [--rotate] [--watch-stdin] [--access-ttl <s>]');
   process.exit(2);
 }
 const port = Number(args.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`invalid --port ${args.port}`);
+  process.exit(2);
+}
+const TTL_SECONDS = Number(args['access-ttl']);
+if (!Number.isInteger(TTL_SECONDS) || TTL_SECONDS < 1) {
+  console.error(`invalid --access-ttl ${args['access-ttl']}`);
   process.exit(2);
 }
 const dir = args.keys;
@@ -69,7 +98,6 @@ const AUDIENCE = 'essp-api';
 /// Resource indicators must be absolute URIs in oidc-provider, so the
 /// resource is a URN while the `aud` claim stays plain "essp-api".
 const RESOURCE = 'urn:essp:api';
-const TTL_SECONDS = 300;
 
 // ---------------------------------------------------------------- keys
 
@@ -165,6 +193,27 @@ const clients = specs.map((spec) => {
   };
 });
 
+// --------------------------------------------------------------- users
+
+const DEFAULT_USERS = [
+  { login: 'ui-admin', claims: { realm_access: { roles: ['essp-admin'] }, tenantId: 'tenant-a' } },
+  {
+    login: 'ui-tech',
+    claims: { realm_access: { roles: ['essp-technician'] }, tenantId: 'tenant-a', schools: ['school-1'] },
+  },
+];
+const usersFile = join(dir, 'users.json');
+/** The claims of a user, from users.json as it is now: a test may write
+ * the file once it knows the ids to put there (re-read per token). */
+function userClaims(login) {
+  let specs = DEFAULT_USERS;
+  if (existsSync(usersFile)) {
+    specs = JSON.parse(readFileSync(usersFile, 'utf8'));
+    if (!Array.isArray(specs)) throw new Error(`${usersFile} must hold a JSON array of {login, claims}`);
+  }
+  return specs.find((u) => u?.login === login)?.claims;
+}
+
 // ------------------------------------------------------------ provider
 
 const server = createServer();
@@ -174,6 +223,8 @@ await new Promise((resolve, reject) => {
 });
 const actualPort = server.address().port;
 const issuer = `http://127.0.0.1:${actualPort}`;
+// Guards dynamic client registration; handed to the test in the ready line.
+const registrationToken = randomBytes(24).toString('hex');
 
 const provider = new Provider(issuer, {
   clients,
@@ -182,13 +233,35 @@ const provider = new Provider(issuer, {
   extraClientMetadata: {
     properties: ['essp_claims'],
     validator(_ctx, key, value) {
-      if (key === 'essp_claims' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      if (key !== 'essp_claims' || value === undefined) return;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         throw new Error('essp_claims must be a JSON object');
       }
     },
   },
+  // Any login signs in; Keycloak-like profile claims for the ID token.
+  findAccount: (_ctx, sub) => ({
+    accountId: sub,
+    claims: () => ({ sub, name: sub, preferred_username: sub }),
+  }),
+  claims: { openid: ['sub'], profile: ['name', 'preferred_username'] },
+  scopes: ['openid', 'offline_access', 'profile'],
+  pkce: { required: () => true },
+  // Like Keycloak's standard flow: a refresh token with every code, no
+  // offline_access needed; rotated on each use, so a replayed one fails.
+  issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: () => true,
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
+    registration: {
+      enabled: true,
+      initialAccessToken: registrationToken,
+      idFactory: (ctx) => {
+        const wanted = ctx.oidc.body?.client_id;
+        return typeof wanted === 'string' && wanted ? wanted : `client-${randomBytes(8).toString('hex')}`;
+      },
+    },
+    revocation: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -209,13 +282,24 @@ const provider = new Provider(issuer, {
     },
   },
   extraTokenClaims: (_ctx, token) => {
-    const claims = token.client?.metadata().essp_claims;
+    // A user's token carries the user's claims, a client's its own.
+    const claims = token.accountId ? userClaims(token.accountId) : token.client?.metadata().essp_claims;
     return claims ? structuredClone(claims) : undefined;
   },
   ttl: {
     ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL_SECONDS,
+    AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL_SECONDS,
+    // Long enough for any test; refresh tokens end with the session.
+    Interaction: 600,
+    Session: 3600,
+    Grant: 3600,
+    IdToken: 3600,
+    RefreshToken: 3600,
   },
-  clientBasedCORS: () => false,
+  // Browsers may call the token and revocation endpoints only for a public
+  // client, and only from the origin of one of its redirect URIs.
+  clientBasedCORS: (_ctx, origin, client) =>
+    client.clientAuthMethod === 'none' && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
 });
 // Plain http on loopback: nothing here is behind a TLS-terminating proxy.
 provider.proxy = false;
@@ -230,6 +314,8 @@ process.stdout.write(
     issuer,
     jwks_uri: `${issuer}/jwks`,
     token_endpoint: `${issuer}/token`,
+    registration_endpoint: `${issuer}/reg`,
+    registration_token: registrationToken,
   })}\n`,
 );
 

@@ -3,6 +3,12 @@
 //! claims, discovery, JWKS and key rotation across restarts. The private
 //! keys are readable so tests can forge hostile tokens with the real keys.
 //!
+//! For browser tests it also signs users in: a public client registered with
+//! [`OidcProvider::register_public_client`] gets the authorization-code flow
+//! with PKCE (the provider's development login form, any password), JWT
+//! access tokens with the claims given by [`OidcProvider::set_users`], and
+//! refresh tokens rotated on every use.
+//!
 //! The Node side lives in `server/testkit/oidc/` (`provider.mjs`, with
 //! `package-lock.json` pinning its dependencies); its `node_modules` is
 //! installed by `npm ci` on first use. Node and npm must be on `PATH`.
@@ -28,6 +34,17 @@ pub const AUDIENCE: &str = "essp-api";
 pub const RESOURCE: &str = "urn:essp:api";
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// How to start a provider, beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderOptions {
+    /// The confidential clients (see [`OidcProvider::start_with_clients`]);
+    /// `None` for the default identities.
+    pub clients: Option<serde_json::Value>,
+    /// Lifetime of every access token (default 5 minutes); whole seconds.
+    pub access_token_ttl: Option<Duration>,
+}
 
 fn oidc_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/oidc"))
@@ -74,6 +91,10 @@ pub struct OidcProvider {
     pub jwks_uri: String,
     pub token_endpoint: String,
     pub port: u16,
+    /// Dynamic client registration, guarded by `registration_token`.
+    registration_endpoint: String,
+    registration_token: String,
+    access_token_ttl: Duration,
     keys_dir: tempfile::TempDir,
     child: Option<Running>,
     http: reqwest::Client,
@@ -91,33 +112,49 @@ struct Ready {
     issuer: String,
     jwks_uri: String,
     token_endpoint: String,
+    registration_endpoint: String,
+    registration_token: String,
 }
 
 impl OidcProvider {
     /// Starts a provider with the default identities on a free port with
     /// fresh keys (≈0.3 s once `node_modules` is installed).
     pub fn start() -> Self {
-        Self::start_in(tempfile::tempdir().expect("tempdir for oidc keys"))
+        Self::start_with(ProviderOptions::default())
     }
 
     /// Starts a provider whose identities are `clients`, a JSON array of
     /// `{"client_id", "client_secret"?, "alg"?: "RS256"|"ES256", "claims": {..}}`
     /// (`client_secret` defaults to `"secret-" + client_id`).
     pub fn start_with_clients(clients: &serde_json::Value) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir for oidc keys");
-        let text = serde_json::to_vec_pretty(clients).expect("serialize clients");
-        fs::write(dir.path().join("clients.json"), text).expect("write clients.json");
-        Self::start_in(dir)
+        Self::start_with(ProviderOptions {
+            clients: Some(clients.clone()),
+            ..ProviderOptions::default()
+        })
     }
 
-    fn start_in(keys_dir: tempfile::TempDir) -> Self {
+    /// Starts a provider as `options` say, on a free port with fresh keys.
+    pub fn start_with(options: ProviderOptions) -> Self {
+        let keys_dir = tempfile::tempdir().expect("tempdir for oidc keys");
+        if let Some(clients) = &options.clients {
+            let text = serde_json::to_vec_pretty(clients).expect("serialize clients");
+            fs::write(keys_dir.path().join("clients.json"), text).expect("write clients.json");
+        }
+        let access_token_ttl = options.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+        assert!(
+            access_token_ttl.as_secs() >= 1 && access_token_ttl.subsec_nanos() == 0,
+            "access_token_ttl must be whole seconds, at least one: {access_token_ttl:?}"
+        );
         ensure_node_modules();
-        let (running, ready) = spawn(keys_dir.path(), 0, false);
+        let (running, ready) = spawn(keys_dir.path(), 0, false, access_token_ttl);
         OidcProvider {
             issuer: ready.issuer,
             jwks_uri: ready.jwks_uri,
             token_endpoint: ready.token_endpoint,
             port: ready.port,
+            registration_endpoint: ready.registration_endpoint,
+            registration_token: ready.registration_token,
+            access_token_ttl,
             keys_dir,
             child: Some(running),
             http: reqwest::Client::builder()
@@ -130,7 +167,8 @@ impl OidcProvider {
     /// Stops the provider and starts it again on the same port and keys
     /// directory; with `rotate`, both signing keys are replaced by new ones
     /// (new kids; the old keys disappear from the JWKS). Issued tokens are
-    /// forgotten (in-memory store), but they are stateless JWTs anyway.
+    /// forgotten (in-memory store), but they are stateless JWTs anyway;
+    /// sessions, refresh tokens and registered public clients are gone.
     pub fn restart(&mut self, rotate: bool) {
         self.stop();
         // The old listener is closed once the process is reaped; retry
@@ -138,7 +176,7 @@ impl OidcProvider {
         let mut attempt = 0;
         let (running, ready) = loop {
             attempt += 1;
-            match try_spawn(self.keys_dir.path(), self.port, rotate) {
+            match try_spawn(self.keys_dir.path(), self.port, rotate, self.access_token_ttl) {
                 Ok(ok) => break ok,
                 Err(e) if e.contains("EADDRINUSE") && attempt < 50 => {
                     std::thread::sleep(Duration::from_millis(100));
@@ -148,6 +186,7 @@ impl OidcProvider {
         };
         assert_eq!(ready.port, self.port, "oidc provider restarted on another port");
         assert_eq!(ready.issuer, self.issuer, "oidc provider issuer changed on restart");
+        self.registration_token = ready.registration_token;
         self.child = Some(running);
     }
 
@@ -197,6 +236,53 @@ impl OidcProvider {
             .as_str()
             .unwrap_or_else(|| panic!("token response without access_token: {text}"))
             .to_owned()
+    }
+
+    /// Registers a public browser client (no secret): authorization code
+    /// with PKCE S256 and refresh tokens, redirecting only to
+    /// `redirect_uri`; the provider answers CORS requests from that URI's
+    /// origin. Panics with the provider's answer if it refuses.
+    pub async fn register_public_client(&self, client_id: &str, redirect_uri: &str) {
+        let body = serde_json::json!({
+            "client_id": client_id,
+            "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        });
+        let resp = self
+            .http
+            .post(&self.registration_endpoint)
+            .bearer_auth(&self.registration_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("client registration at {} failed: {e}", self.registration_endpoint));
+        let status = resp.status();
+        let text = resp.text().await.expect("registration response body");
+        assert!(
+            status.is_success(),
+            "registering {client_id:?} failed with {status}: {text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&text).expect("registration response is JSON");
+        assert_eq!(json["client_id"], client_id, "the provider kept the client id: {text}");
+    }
+
+    /// The people who may sign in through the browser and the claims of
+    /// their access tokens: a JSON array of `{"login", "claims": {..}}`.
+    /// Takes effect for the next token issued (the provider reads the file
+    /// per token), so a test may call it once it knows the ids to put in.
+    pub fn set_users(&self, users: &serde_json::Value) {
+        assert!(users.is_array(), "users must be a JSON array: {users}");
+        let path = self.keys_dir.path().join("users.json");
+        let tmp = self.keys_dir.path().join("users.json.tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(users).expect("serialize users")).expect("write users.json");
+        fs::rename(&tmp, &path).expect("replace users.json");
+    }
+
+    /// The lifetime of the access tokens this provider issues.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.access_token_ttl
     }
 
     /// The directory holding the keys (`rsa.pem`, `ec.pem`, `rsa.pub.pem`,
@@ -265,13 +351,13 @@ impl Drop for OidcProvider {
     }
 }
 
-fn spawn(keys_dir: &Path, port: u16, rotate: bool) -> (Running, Ready) {
-    try_spawn(keys_dir, port, rotate).unwrap_or_else(|e| panic!("starting oidc provider: {e}"))
+fn spawn(keys_dir: &Path, port: u16, rotate: bool, access_token_ttl: Duration) -> (Running, Ready) {
+    try_spawn(keys_dir, port, rotate, access_token_ttl).unwrap_or_else(|e| panic!("starting oidc provider: {e}"))
 }
 
 /// Starts `node provider.mjs` and waits for its readiness line. On failure
 /// the process is reaped and its stderr returned.
-fn try_spawn(keys_dir: &Path, port: u16, rotate: bool) -> Result<(Running, Ready), String> {
+fn try_spawn(keys_dir: &Path, port: u16, rotate: bool, access_token_ttl: Duration) -> Result<(Running, Ready), String> {
     let dir = oidc_dir();
     let log_path = keys_dir.join("provider.stderr.log");
     let log = File::create(&log_path).map_err(|e| format!("create {}: {e}", log_path.display()))?;
@@ -282,6 +368,8 @@ fn try_spawn(keys_dir: &Path, port: u16, rotate: bool) -> Result<(Running, Ready
         .arg("--keys")
         .arg(keys_dir)
         .arg("--watch-stdin")
+        .arg("--access-ttl")
+        .arg(access_token_ttl.as_secs().to_string())
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -334,6 +422,8 @@ fn try_spawn(keys_dir: &Path, port: u16, rotate: bool) -> Result<(Running, Ready
                 issuer: v["issuer"].as_str()?.to_owned(),
                 jwks_uri: v["jwks_uri"].as_str()?.to_owned(),
                 token_endpoint: v["token_endpoint"].as_str()?.to_owned(),
+                registration_endpoint: v["registration_endpoint"].as_str()?.to_owned(),
+                registration_token: v["registration_token"].as_str()?.to_owned(),
             })
         });
     match parsed {

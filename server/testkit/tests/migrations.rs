@@ -199,7 +199,7 @@ async fn replicated_tables_match_the_catalog(backend: Backend) {
 
     let t = TestDb::migrated(backend).await;
     let mut problems = Vec::new();
-    for table in TABLES {
+    for table in TABLES.iter() {
         let sql = match backend {
             Backend::Postgres => format!(
                 "SELECT column_name::text AS name, data_type::text AS type FROM information_schema.columns \

@@ -140,6 +140,53 @@ where
     })
 }
 
+/// The sync-workers' durable consumer of `up` as this release sets it up.
+pub fn up_consumer_config() -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(UP_CONSUMER.into()),
+        filter_subject: subjects::UP_ALL.into(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(60),
+        max_ack_pending: 64,
+        ..Default::default()
+    }
+}
+
+/// The up consumer, created with [`up_consumer_config`] or, when a
+/// deployment already has it with other settings (a consumer keeps those it
+/// was created with), updated to them in place: its position and pending
+/// acknowledgements are kept. Creating a consumer as it already is changes
+/// nothing, so every worker of every release start does this.
+pub async fn ensure_up_consumer(js: &jetstream::Context) -> Result<consumer::PullConsumer, SyncError> {
+    let stream = js.get_stream(subjects::UP_STREAM).await.map_err(nats_err)?;
+    let config = up_consumer_config();
+    match stream.get_consumer::<consumer::pull::Config>(UP_CONSUMER).await {
+        Ok(mut existing) => {
+            let info = existing.info().await.map_err(nats_err)?;
+            let have = &info.config;
+            let differs = have.ack_wait != config.ack_wait
+                || have.max_ack_pending != config.max_ack_pending
+                || have.ack_policy != config.ack_policy
+                || have.filter_subject != config.filter_subject;
+            if differs {
+                tracing::info!(
+                    consumer = UP_CONSUMER,
+                    "updating the up consumer's settings to this release's"
+                );
+                // A create of an existing durable with changed editable settings
+                // updates it (the strict `update_consumer` needs async-nats's
+                // server_2_10 feature, and the edge permissions target 2.9).
+                return stream.create_consumer(config).await.map_err(nats_err);
+            }
+            Ok(existing)
+        }
+        Err(_) => stream
+            .get_or_create_consumer(UP_CONSUMER, config)
+            .await
+            .map_err(nats_err),
+    }
+}
+
 async fn apply_up_stream(
     db: Arc<dyn Database>,
     client: async_nats::Client,
@@ -147,21 +194,7 @@ async fn apply_up_stream(
 ) -> Result<(), SyncError> {
     let js = jetstream::new(client);
     ensure_streams(&js).await?;
-    let stream = js.get_stream(subjects::UP_STREAM).await.map_err(nats_err)?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            UP_CONSUMER,
-            consumer::pull::Config {
-                durable_name: Some(UP_CONSUMER.into()),
-                filter_subject: subjects::UP_ALL.into(),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(60),
-                max_ack_pending: 64,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(nats_err)?;
+    let consumer = ensure_up_consumer(&js).await?;
     // A continuous pull, a few envelopes ahead: each is applied and
     // acknowledged before the next, and none waits long enough unacknowledged
     // to be redelivered (a short fetch that expired before its envelopes were
@@ -351,11 +384,20 @@ async fn answer(
         } if own(&tenant_id, &school_id) => {
             to_json(&blob_transfer::part(db, blobs, tenant, school, &object_key, offset, &data).await?)
         }
+        CtlRequest::BlobFetch {
+            tenant_id,
+            school_id,
+            object_key,
+            offset,
+        } if own(&tenant_id, &school_id) => {
+            to_json(&blob_transfer::serve(db, blobs, tenant, school, &object_key, offset).await?)
+        }
         CtlRequest::RowHashes { .. }
         | CtlRequest::Enroll(_)
         | CtlRequest::SnapshotPage { .. }
         | CtlRequest::BlobOffset { .. }
-        | CtlRequest::BlobPart { .. } => Ok(refusal("the request names another school than its subject")),
+        | CtlRequest::BlobPart { .. }
+        | CtlRequest::BlobFetch { .. } => Ok(refusal("the request names another school than its subject")),
     }
 }
 

@@ -323,14 +323,19 @@ pub async fn snapshot_page(
         .iter()
         .map(|f| f.get("id").and_then(|v| v.as_str()).unwrap_or_default())
         .collect();
-    let mut known = row::clocks_of(db, t.name, &ids).await?;
+    let mut known = row::tracked_many(db, t.name, tenant, &ids).await?;
     let mut rows = Vec::with_capacity(images.len());
-    for fields in images {
+    for mut fields in images {
         let id = fields.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let tracked = known.remove(&id).unwrap_or_default();
+        // Fields of a newer release central keeps for the row go too.
+        fields.extend(row::unknown_of(t, &tracked.image).map(|(k, v)| (k.clone(), v.clone())));
         let clocks = fields
             .keys()
-            .map(|k| (k.clone(), tracked.get(k).cloned().unwrap_or_else(|| oldest.clone())))
+            .map(|k| {
+                let clock = tracked.clocks.get(k).cloned();
+                (k.clone(), clock.unwrap_or_else(|| oldest.clone()))
+            })
             .collect();
         rows.push(RowChange {
             seq: 0,

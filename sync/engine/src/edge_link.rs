@@ -86,9 +86,10 @@ impl EdgeLink {
         ]
     }
 
-    /// Uploads queued attachment contents, oldest first, each resumed from
-    /// what central already holds; a blob is dequeued only once central
-    /// has verified it.
+    /// Moves queued attachment contents, oldest first: uploads this edge's
+    /// own and fetches those uploaded centrally, each resumed from what the
+    /// receiving side already holds; a blob is dequeued only once it is
+    /// verified there.
     async fn run_blobs(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {
         let Some(store) = self.blobs.clone() else { return Ok(()) };
         if !self.wait_enrolled(&mut stop, false).await? {
@@ -98,7 +99,15 @@ impl EdgeLink {
             let queued = blobs::queued(self.db.as_ref(), 20).await?;
             let mut progressed = false;
             for q in &queued {
-                match self.upload(store.as_ref(), q).await {
+                let (local, central) = (
+                    blob_transfer::Local::new(self.db.as_ref(), store.as_ref(), q),
+                    CentralBlob { link: &self, q },
+                );
+                let moved = match q.direction {
+                    blobs::Direction::Up => blob_transfer::transfer(&central, &local).await,
+                    blobs::Direction::Down => blob_transfer::transfer(&local, &central).await,
+                };
+                match moved {
                     Ok(true) => {
                         blobs::uploaded(self.db.as_ref(), &q.object_key).await?;
                         progressed = true;
@@ -117,44 +126,6 @@ impl EdgeLink {
             if crate::sleep_or_stop(&mut stop, pause).await {
                 return Ok(());
             }
-        }
-    }
-
-    /// Sends one blob from where central left off; true once central holds
-    /// it verified, false when central cannot take it yet.
-    async fn upload(&self, store: &dyn BlobAccess, q: &blobs::Queued) -> Result<bool, SyncError> {
-        let ask = CtlRequest::BlobOffset {
-            tenant_id: q.tenant_id.clone(),
-            school_id: q.school_id.clone(),
-            object_key: q.object_key.clone(),
-        };
-        let mut reply: BlobReply = self.request(&ask).await?;
-        if reply.complete {
-            return Ok(true);
-        }
-        let bytes = store
-            .get(&q.object_key)
-            .await
-            .map_err(SyncError::Other)?
-            .ok_or_else(|| SyncError::Other(format!("the blob {} is missing locally", q.object_key)))?;
-        let mut restarted = false;
-        loop {
-            match reply.status.as_str() {
-                "ok" if reply.complete => return Ok(true),
-                "ok" => {}
-                // Once: a second mismatch means our own copy is damaged.
-                "restart" if !restarted => restarted = true,
-                "wait" => return Ok(false),
-                _ => return Err(SyncError::Other(reply.message)),
-            }
-            let part = CtlRequest::BlobPart {
-                tenant_id: q.tenant_id.clone(),
-                school_id: q.school_id.clone(),
-                object_key: q.object_key.clone(),
-                offset: reply.offset,
-                data: blob_transfer::chunk(&bytes, reply.offset),
-            };
-            reply = self.request(&part).await?;
         }
     }
 
@@ -561,6 +532,58 @@ impl EdgeLink {
             if let Some(last) = batch.last() {
                 last.ack().await.map_err(nats_err)?;
             }
+        }
+    }
+}
+
+/// A queued blob as central holds it, over this edge's `ctl` subject: the
+/// receiving end of an upload, the sending end of a fetch.
+struct CentralBlob<'a> {
+    link: &'a EdgeLink,
+    q: &'a blobs::Queued,
+}
+
+#[async_trait::async_trait]
+impl blob_transfer::BlobSink for CentralBlob<'_> {
+    async fn held(&self) -> Result<BlobReply, SyncError> {
+        self.link
+            .request(&CtlRequest::BlobOffset {
+                tenant_id: self.q.tenant_id.clone(),
+                school_id: self.q.school_id.clone(),
+                object_key: self.q.object_key.clone(),
+            })
+            .await
+    }
+
+    async fn take(&self, at: u64, data: String) -> Result<BlobReply, SyncError> {
+        self.link
+            .request(&CtlRequest::BlobPart {
+                tenant_id: self.q.tenant_id.clone(),
+                school_id: self.q.school_id.clone(),
+                object_key: self.q.object_key.clone(),
+                offset: at,
+                data,
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl blob_transfer::BlobSource for CentralBlob<'_> {
+    async fn chunk(&self, at: u64) -> Result<Option<String>, SyncError> {
+        let reply: BlobReply = self
+            .link
+            .request(&CtlRequest::BlobFetch {
+                tenant_id: self.q.tenant_id.clone(),
+                school_id: self.q.school_id.clone(),
+                object_key: self.q.object_key.clone(),
+                offset: at,
+            })
+            .await?;
+        match reply.status.as_str() {
+            "ok" => Ok(Some(reply.data)),
+            "wait" => Ok(None),
+            _ => Err(SyncError::Other(reply.message)),
         }
     }
 }

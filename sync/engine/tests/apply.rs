@@ -13,10 +13,13 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use essp_domain::incident::{Incident, IncidentStatus, Severity, plan_transition};
+use essp_domain::project::{Phase, Project};
+use essp_domain::ssot::{self, SsotRow};
 use essp_domain::{Id, Scope};
 use essp_store::audit::{self, AuditContext};
-use essp_store::sync::{digest, edges, journal, outbox, row};
-use essp_store::{Database, incidents};
+use essp_store::sync::{blobs, digest, edges, journal, outbox, row};
+use essp_store::{Database, incidents, projects, ssot_snapshot, surveys};
+use essp_sync_engine::blob_transfer;
 use essp_sync_engine::edge_apply::{self, DownResult, UpResult};
 use essp_sync_proto::{Checkpoint, EnrollRequest, Envelope, Hlc, PROTOCOL_VERSION, RowChange, TableDigest};
 use essp_testkit::{Backend, TestDb};
@@ -58,6 +61,12 @@ scenarios!(
     down_apply_keeps_cursor_with_rows,
     an_edge_a_release_apart_keeps_syncing,
     digests_read_every_row_page_by_page,
+    ssot_snapshots_follow_central_school_by_school,
+    snapshot_rows_from_an_edge_are_refused,
+    projects_come_down_to_their_school_only,
+    project_rows_from_an_edge_are_refused,
+    a_centrally_uploaded_blob_is_fetched_by_its_edge_only,
+    unknown_fields_survive_a_round_trip,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -188,8 +197,62 @@ async fn digests(db: &dyn Database) -> BTreeMap<String, TableDigest> {
 }
 
 async fn field_clock(db: &dyn Database, table: &str, id: &str, field: &str) -> Hlc {
-    let t = row::tracked(db, table, id).await.unwrap().expect("row is tracked");
+    let t = row::tracked(db, table, TENANT, id)
+        .await
+        .unwrap()
+        .expect("row is tracked");
     t.clocks.get(field).expect("field has a clock").parse().unwrap()
+}
+
+/// A fresh edge database for `school` of TENANT, enrolled at `central`
+/// under its epoch.
+async fn enrolled_edge(central: &dyn Database, backend: Backend, school: &str) -> (TestDb, edges::ThisEdge, String) {
+    let edge = TestDb::migrated(backend).await;
+    edges::set_this_edge(edge.db.as_ref(), TENANT, school).await.unwrap();
+    let epoch = essp_store::node_state::epoch(edge.db.as_ref()).await.unwrap();
+    let req = EnrollRequest {
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        epoch: epoch.clone(),
+        host: HOST.into(),
+        confirmed_seq: 0,
+        replace: false,
+    };
+    edge_apply::enroll(central, &req).await.unwrap().unwrap();
+    let this = edges::ThisEdge {
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+    };
+    (edge, this, epoch)
+}
+
+/// Ships central's changes after outbox position `after` for `this` edge's
+/// school (and, with `tenant_wide`, the tenant-wide ones central's
+/// publisher fans out to every school) as one envelope, on stream sequence
+/// = its last outbox position.
+async fn ship_down(
+    central: &dyn Database,
+    edge: &dyn Database,
+    this: &edges::ThisEdge,
+    after: i64,
+    tenant_wide: bool,
+) -> Option<DownResult> {
+    let changes: Vec<RowChange> = outbox::pending(central, after, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| {
+            p.tenant_id == this.tenant_id && (p.school_id == this.school_id || tenant_wide && p.school_id.is_empty())
+        })
+        .map(|p| p.change)
+        .collect();
+    let last = changes.last()?.seq;
+    let env = envelope(&this.tenant_id, &this.school_id, "central", "", &changes);
+    let r = edge_apply::apply_down(edge, this, &[(u64::try_from(last).unwrap(), env)])
+        .await
+        .unwrap();
+    assert_eq!(r.cursor, last, "down: {r:?}");
+    Some(r)
 }
 
 /// Central and one school's edge, the edge enrolled under its epoch.
@@ -206,25 +269,11 @@ struct Pair {
 impl Pair {
     async fn new(central: Backend, edge: Backend) -> Pair {
         let central = TestDb::migrated(central).await;
-        let edge = TestDb::migrated(edge).await;
-        edges::set_this_edge(edge.db.as_ref(), TENANT, SCHOOL).await.unwrap();
-        let epoch = essp_store::node_state::epoch(edge.db.as_ref()).await.unwrap();
-        let req = EnrollRequest {
-            tenant_id: TENANT.into(),
-            school_id: SCHOOL.into(),
-            epoch: epoch.clone(),
-            host: HOST.into(),
-            confirmed_seq: 0,
-            replace: false,
-        };
-        edge_apply::enroll(central.db.as_ref(), &req).await.unwrap().unwrap();
+        let (edge, this, epoch) = enrolled_edge(central.db.as_ref(), edge, SCHOOL).await;
         Pair {
             central,
             edge,
-            this: edges::ThisEdge {
-                tenant_id: TENANT.into(),
-                school_id: SCHOOL.into(),
-            },
+            this,
             epoch,
             down_sent: 0,
         }
@@ -277,20 +326,8 @@ impl Pair {
     /// Ships what the edge has not received of central's outbox, as one
     /// envelope on stream sequence = its last outbox position.
     async fn down(&mut self) -> Option<DownResult> {
-        let changes: Vec<RowChange> = outbox::pending(self.c(), self.down_sent, 10_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|p| p.tenant_id == TENANT && p.school_id == SCHOOL)
-            .map(|p| p.change)
-            .collect();
-        let last = changes.last()?.seq;
-        let env = envelope(TENANT, SCHOOL, "central", "", &changes);
-        let r = edge_apply::apply_down(self.e(), &self.this, &[(u64::try_from(last).unwrap(), env)])
-            .await
-            .unwrap();
-        assert_eq!(r.cursor, last, "down: {r:?}");
-        self.down_sent = last;
+        let r = ship_down(self.c(), self.e(), &self.this, self.down_sent, false).await?;
+        self.down_sent = r.cursor;
         Some(r)
     }
 
@@ -766,7 +803,10 @@ async fn edge_clock_two_hours_ahead_still_converges(central: Backend, edge: Back
             .await
             .unwrap();
     }
-    let mut tracked = row::tracked(p.e(), "incidents", id.as_str()).await.unwrap().unwrap();
+    let mut tracked = row::tracked(p.e(), "incidents", TENANT, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
     shift(&mut tracked.clocks);
     p.e()
         .execute(
@@ -827,7 +867,7 @@ async fn rejected_change_does_not_wedge(central: Backend, edge: Backend) {
     assert!(!exists(p.c(), &ids[1]).await, "nothing of a rejected change is written");
     assert!(exists(p.c(), &ids[2]).await);
     assert!(
-        row::tracked(p.c(), "incidents", ids[1].as_str())
+        row::tracked(p.c(), "incidents", TENANT, ids[1].as_str())
             .await
             .unwrap()
             .is_none()
@@ -1054,4 +1094,891 @@ async fn digests_read_every_row_page_by_page(central: Backend, edge: Backend) {
         .await
         .unwrap();
     assert_eq!(hashes.len() as i64, n);
+}
+
+// ------------------------------------------------- SSOT snapshots (down only)
+
+/// An SSOT row of `kind` as the SSOT services publish it (camelCase JSON).
+fn ssot_row(kind: &str, tenant: &str, id: &str, revision: i64, fields: serde_json::Value) -> SsotRow {
+    let now = essp_domain::now();
+    let mut v = json!({
+        "id": id, "tenantId": tenant, "revision": revision, "createdAt": now, "updatedAt": now,
+    });
+    v.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+    SsotRow::from_json(ssot::kind(kind).unwrap(), &v).unwrap()
+}
+
+/// Writes SSOT rows into central's snapshots as the event consumer and the
+/// reconcile do: one transaction per batch.
+async fn ssot_write(db: &dyn Database, kind: &str, rows: &[SsotRow]) {
+    let tx = db.begin().await.unwrap();
+    ssot_snapshot::apply(tx.as_ref(), ssot::kind(kind).unwrap(), rows)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// [`ssot_write`] of one row of TENANT at revision 1.
+async fn ssot_put(db: &dyn Database, kind: &str, id: &str, fields: serde_json::Value) {
+    ssot_write(db, kind, &[ssot_row(kind, TENANT, id, 1, fields)]).await;
+}
+
+/// The ids of a snapshot's rows in one tenant (tombstones included).
+async fn snapshot_ids(db: &dyn Database, table: &str, tenant: &str) -> Vec<String> {
+    db.fetch_all(
+        &format!("SELECT id FROM {table} WHERE tenant_id = $1 ORDER BY id"),
+        &[tenant.into()],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.text("id").unwrap())
+    .collect()
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// An edge's enrollment copy, as `essp edge enroll` takes it: every
+/// replicated table, page by page.
+async fn copy_snapshot(central: &dyn Database, edge: &dyn Database, this: &edges::ThisEdge) {
+    for t in essp_store::sync::catalog::TABLES.iter() {
+        let mut after = String::new();
+        loop {
+            let page = edge_apply::snapshot_page(central, &this.tenant_id, &this.school_id, t.name, &after, 2)
+                .await
+                .unwrap();
+            edge_apply::apply_snapshot_page(edge, this, &page, "test")
+                .await
+                .unwrap();
+            match page.next_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+    }
+}
+
+async fn assert_same_school(central: &dyn Database, edge: &dyn Database, school: &str) {
+    let (c, e) = (
+        digest::digests(central, TENANT, school).await.unwrap(),
+        digest::digests(edge, TENANT, school).await.unwrap(),
+    );
+    assert_eq!(c, e, "central and the edge of {school} differ");
+}
+
+/// SSOT snapshots are central-owned and go down only: each edge gets its
+/// own school's row, contacts and devices plus the tenant's catalogues,
+/// first in its enrollment copy, then as central's snapshots change — a
+/// device moved to another school leaves the first school's edge and
+/// arrives at the other's, a tombstone travels as a row. Central captures
+/// nothing for schools without an edge, nothing for a stale revision, and
+/// keeps two tenants' rows with the same id apart.
+async fn ssot_snapshots_follow_central_school_by_school(central: Backend, edge: Backend) {
+    let c = TestDb::migrated(central).await;
+    let c = c.db.as_ref();
+    let id = |prefix: &'static str| Id::new(prefix).into_string();
+    let (school_a, school_b, school_x) = (id("school"), id("school"), id("school"));
+    let county = id("county");
+    let model = id("dmodel");
+    let device = |n: i64, school: &str, serial: &str, id: &str| {
+        ssot_row(
+            "devices",
+            TENANT,
+            id,
+            n,
+            json!({"serial": serial, "deviceModelId": model, "schoolId": school}),
+        )
+    };
+    let school = |id: &str, name: &str| ssot_row("schools", TENANT, id, 1, json!({"name": name, "countyId": county}));
+
+    // No edge anywhere: the snapshots are written as before, nothing captured.
+    ssot_put(c, "counties", &county, json!({"name": "Nairobi", "code": "047"})).await;
+    ssot_write(
+        c,
+        "schools",
+        &[
+            school(&school_a, "School A"),
+            school(&school_b, "School B"),
+            school(&school_x, "School X"),
+        ],
+    )
+    .await;
+    let (d0, d1, d2, d3, dm, dx) = (id("dev"), id("dev"), id("dev"), id("dev"), id("dev"), id("dev"));
+    ssot_write(
+        c,
+        "devices",
+        &[
+            device(1, &school_a, "SN-0", &d0),
+            device(2, &school_x, "SN-X", &dx),
+            device(3, &school_a, "SN-M", &dm),
+        ],
+    )
+    .await;
+    assert_eq!(outbox::depth(c).await.unwrap().count, 0);
+
+    // Two schools enroll and copy their rows.
+    let (ea, this_a, _) = enrolled_edge(c, edge, &school_a).await;
+    let (eb, this_b, _) = enrolled_edge(c, edge, &school_b).await;
+    let (ea, eb) = (ea.db.as_ref(), eb.db.as_ref());
+    copy_snapshot(c, ea, &this_a).await;
+    copy_snapshot(c, eb, &this_b).await;
+    for (db, school) in [(ea, &school_a), (eb, &school_b)] {
+        // Its own school's row only; the catalogues whole.
+        assert_eq!(snapshot_ids(db, "schools_snapshot", TENANT).await, vec![school.clone()]);
+        assert_eq!(
+            snapshot_ids(db, "counties_snapshot", TENANT).await,
+            vec![county.clone()]
+        );
+    }
+    assert_eq!(snapshot_ids(ea, "devices_snapshot", TENANT).await, sorted(&[&d0, &dm]));
+    assert!(snapshot_ids(eb, "devices_snapshot", TENANT).await.is_empty());
+    assert_same_school(c, ea, &school_a).await;
+    assert_same_school(c, eb, &school_b).await;
+
+    // Central's snapshots change: catalogues, devices of both schools and
+    // of a school with no edge, a contact, a MAC address.
+    ssot_put(c, "device_models", &model, json!({"make": "Lenovo", "model": "100e"})).await;
+    let part = id("part");
+    ssot_put(c, "parts", &part, json!({"puk": "PUK-1", "name": "Screen"})).await;
+    ssot_write(
+        c,
+        "devices",
+        &[
+            device(3, &school_a, "SN-1", &d1),
+            device(4, &school_b, "SN-2", &d2),
+            device(5, &school_a, "SN-3", &d3),
+            device(6, &school_x, "SN-X2", &dx),
+        ],
+    )
+    .await;
+    let contact = id("contact");
+    ssot_put(
+        c,
+        "school_contacts",
+        &contact,
+        json!({"schoolId": school_a, "name": "Head", "active": true}),
+    )
+    .await;
+    ssot_put(
+        c,
+        "network_identities",
+        &id("mac"),
+        json!({"deviceId": d1, "macAddress": "aa:bb:cc:dd:ee:ff"}),
+    )
+    .await;
+    let pending = outbox::pending(c, 0, 1000).await.unwrap();
+    let scopes: Vec<(&str, &str, &str)> = pending
+        .iter()
+        .map(|p| (p.change.table.as_str(), p.school_id.as_str(), p.change.row_id.as_str()))
+        .collect();
+    assert!(
+        scopes.iter().all(|(_, s, _)| *s != school_x),
+        "a school with no edge: {scopes:?}"
+    );
+    assert!(
+        scopes.iter().all(|(t, _, _)| *t != "network_identities_snapshot"),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&("devices_snapshot", school_a.as_str(), d1.as_str())),
+        "{scopes:?}"
+    );
+    assert!(scopes.contains(&("parts_snapshot", "", part.as_str())), "{scopes:?}");
+
+    let (mut sent_a, mut sent_b) = (0, 0);
+    let down = async |sent_a: &mut i64, sent_b: &mut i64| {
+        for (edge, this, sent) in [(ea, &this_a, sent_a), (eb, &this_b, sent_b)] {
+            if let Some(r) = ship_down(c, edge, this, *sent, true).await {
+                assert_eq!(r.rejected, 0, "{r:?}");
+                *sent = r.cursor;
+            }
+        }
+    };
+    down(&mut sent_a, &mut sent_b).await;
+    assert_eq!(
+        snapshot_ids(ea, "devices_snapshot", TENANT).await,
+        sorted(&[&d0, &d1, &d3, &dm])
+    );
+    assert_eq!(snapshot_ids(eb, "devices_snapshot", TENANT).await, vec![d2.clone()]);
+    for e in [ea, eb] {
+        assert_eq!(snapshot_ids(e, "parts_snapshot", TENANT).await, vec![part.clone()]);
+        assert_eq!(
+            snapshot_ids(e, "device_models_snapshot", TENANT).await,
+            vec![model.clone()]
+        );
+        assert!(snapshot_ids(e, "network_identities_snapshot", TENANT).await.is_empty());
+    }
+    assert_eq!(
+        snapshot_ids(ea, "school_contacts_snapshot", TENANT).await,
+        vec![contact.clone()]
+    );
+    assert!(snapshot_ids(eb, "school_contacts_snapshot", TENANT).await.is_empty());
+    // What an incident at school A reads, offline.
+    let ctx = ssot_snapshot::context(ea, TENANT, &school_a, &d1).await.unwrap();
+    assert!(ctx.device_found);
+    assert_eq!(
+        (
+            ctx.names.school_name.as_str(),
+            ctx.names.county_name.as_str(),
+            ctx.names.device_make.as_str()
+        ),
+        ("School A", "Nairobi", "Lenovo")
+    );
+    assert_eq!(ctx.names.contact_name, "Head");
+    assert_same_school(c, ea, &school_a).await;
+    assert_same_school(c, eb, &school_b).await;
+
+    // A device changes, two move from A to B (one A got in its enrollment
+    // copy, which central never sent in the stream), one is tombstoned; a
+    // stale revision arriving late changes (and captures) nothing.
+    let before = outbox::pending(c, 0, 1000).await.unwrap().len();
+    ssot_write(c, "devices", &[device(2, &school_a, "SN-1-stale", &d1)]).await;
+    assert_eq!(outbox::pending(c, 0, 1000).await.unwrap().len(), before);
+    let mut gone = ssot_row(
+        "devices",
+        TENANT,
+        &d0,
+        10,
+        json!({"serial": "SN-0", "deviceModelId": model, "schoolId": school_a}),
+    );
+    gone.meta.deleted_at = Some(essp_domain::now());
+    ssot_write(
+        c,
+        "devices",
+        &[
+            device(7, &school_a, "SN-1-new", &d1),
+            device(8, &school_b, "SN-3", &d3),
+            device(9, &school_b, "SN-M", &dm),
+            gone,
+        ],
+    )
+    .await;
+    down(&mut sent_a, &mut sent_b).await;
+    assert_eq!(snapshot_ids(ea, "devices_snapshot", TENANT).await, sorted(&[&d0, &d1]));
+    assert_eq!(
+        snapshot_ids(eb, "devices_snapshot", TENANT).await,
+        sorted(&[&d2, &d3, &dm])
+    );
+    let serial = |db, id: String| async move {
+        ssot_snapshot::get(db, TENANT, ssot::kind("devices").unwrap(), &id)
+            .await
+            .unwrap()
+            .map(|r| r.record["serial"].clone())
+    };
+    assert_eq!(
+        serial(ea, d1.clone()).await,
+        Some(ssot::FieldValue::Text("SN-1-new".into()))
+    );
+    assert_eq!(serial(ea, d0.clone()).await, None, "the tombstone arrived");
+    assert!(
+        !ssot_snapshot::context(ea, TENANT, &school_a, &d3)
+            .await
+            .unwrap()
+            .device_found
+    );
+    assert!(
+        ssot_snapshot::context(eb, TENANT, &school_b, &d3)
+            .await
+            .unwrap()
+            .device_found
+    );
+    assert_same_school(c, ea, &school_a).await;
+    assert_same_school(c, eb, &school_b).await;
+
+    // And back to A.
+    ssot_write(c, "devices", &[device(11, &school_a, "SN-3", &d3)]).await;
+    down(&mut sent_a, &mut sent_b).await;
+    assert_eq!(
+        snapshot_ids(ea, "devices_snapshot", TENANT).await,
+        sorted(&[&d0, &d1, &d3])
+    );
+    assert_eq!(snapshot_ids(eb, "devices_snapshot", TENANT).await, sorted(&[&d2, &dm]));
+    assert_same_school(c, ea, &school_a).await;
+    assert_same_school(c, eb, &school_b).await;
+    // Applying central's rows queued nothing to send back up.
+    assert_eq!(outbox::depth(ea).await.unwrap().count, 0);
+
+    // Another tenant's row with the same id is tracked apart.
+    let other = "tenant-other";
+    edges::enroll(c, other, &school_a, "epoch-other", HOST, 0)
+        .await
+        .unwrap();
+    let twin = ssot_row(
+        "devices",
+        other,
+        &d1,
+        1,
+        json!({"serial": "OTHER", "deviceModelId": model, "schoolId": school_a}),
+    );
+    ssot_write(c, "devices", &[twin]).await;
+    let tracked_serial = |tenant: &'static str| {
+        let d1 = d1.clone();
+        async move {
+            row::tracked(c, "devices_snapshot", tenant, &d1)
+                .await
+                .unwrap()
+                .unwrap()
+                .image["serial"]
+                .clone()
+        }
+    };
+    assert_eq!(tracked_serial(TENANT).await, json!("SN-1-new"));
+    assert_eq!(tracked_serial(other).await, json!("OTHER"));
+    assert_eq!(
+        serial(c, d1.clone()).await,
+        Some(ssot::FieldValue::Text("SN-1-new".into()))
+    );
+}
+
+/// Sends the edge's own changes up with `forged` changes of central-owned
+/// rows (a modified binary) after the first, each stamped like the first
+/// change's title: every forged one is rejected and recorded as managed
+/// centrally, every other one applies.
+async fn send_forged(p: &Pair, forged: Vec<RowChange>) {
+    let mut changes = p.edge_changes(0).await;
+    let clock = changes[0].clocks["title"].clone();
+    let tables: Vec<(i64, String)> = forged.iter().zip(2..).map(|(f, seq)| (seq, f.table.clone())).collect();
+    for (at, mut f) in forged.into_iter().enumerate() {
+        f.clocks = f.fields.keys().map(|k| (k.clone(), clock.clone())).collect();
+        changes.insert(1 + at, f);
+    }
+    for (n, c) in changes.iter_mut().enumerate() {
+        c.seq = n as i64 + 1;
+    }
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&changes)).await,
+        UpResult::Applied {
+            applied_seq: changes.len() as i64,
+            rejected: tables.len() as u32,
+            conflicts: 0
+        }
+    );
+    let rejections = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    let got: Vec<(i64, String)> = rejections.iter().map(|r| (r.seq, r.table.clone())).collect();
+    assert_eq!(got, tables);
+    for r in &rejections {
+        assert!(r.reason.contains("managed centrally"), "{}", r.reason);
+    }
+}
+
+/// A change of row `id` of `table` holding `fields`, as a modified edge
+/// would send it (clocks and sequence set by [`send_forged`]).
+fn forged(table: &str, id: &str, fields: serde_json::Value, deleted: bool) -> RowChange {
+    RowChange {
+        seq: 0,
+        table: table.into(),
+        row_id: id.into(),
+        fields: serde_json::from_value(fields).unwrap(),
+        clocks: Default::default(),
+        base: Default::default(),
+        correction: false,
+        deleted,
+    }
+}
+
+/// SSOT snapshots are central-owned: an edge's change of one (a modified
+/// binary) is rejected and recorded, changes nothing centrally, and the
+/// changes after it still apply.
+async fn snapshot_rows_from_an_edge_are_refused(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let county = Id::new("county").into_string();
+    ssot_put(
+        p.c(),
+        "schools",
+        SCHOOL,
+        json!({"name": "School A", "countyId": county}),
+    )
+    .await;
+    let before = digests(p.c()).await;
+    let ids = [create(p.e(), "Ours 1").await, create(p.e(), "Ours 2").await];
+    let fields = json!({"id": SCHOOL, "tenant_id": TENANT, "name": "Renamed by the edge", "revision": 99});
+    send_forged(
+        &p,
+        vec![
+            forged("schools_snapshot", SCHOOL, fields.clone(), false),
+            forged("schools_snapshot", SCHOOL, fields, true),
+        ],
+    )
+    .await;
+    let after = digests(p.c()).await;
+    assert_eq!(
+        before["schools_snapshot"], after["schools_snapshot"],
+        "central's row changed"
+    );
+    assert_eq!(after["schools_snapshot"].rows, 1);
+    for id in &ids {
+        assert!(exists(p.c(), id).await);
+    }
+}
+
+// ------------------------------------------------------------- projects
+
+/// A project of `school` with one phase, a checklist item, a survey with a
+/// room and a photo, and a BOQ line, written on `db` as central's API
+/// writes them. Returns the project and phase.
+async fn project_at(db: &dyn Database, school: &str) -> (Project, Phase) {
+    use essp_domain::project::*;
+    let now = essp_domain::now();
+    let project = Project {
+        id: Id::new("proj"),
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        project_type: ProjectType::FullInstallation,
+        status: "active".into(),
+        current_phase: PhaseType::Survey,
+        notes: String::new(),
+        created_by: "pm".into(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    projects::insert_project(db, &project).await.unwrap();
+    let phase = Phase {
+        id: Id::new("phase"),
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        project_id: project.id.as_str().into(),
+        phase_type: PhaseType::Survey,
+        status: PhaseStatus::Pending,
+        owner_role: OwnerRole::Engineer,
+        notes: String::new(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    projects::insert_phase(db, &phase).await.unwrap();
+    let item = ChecklistItem {
+        id: Id::new("cki"),
+        tenant_id: TENANT.into(),
+        phase_id: phase.id.as_str().into(),
+        title: "Walk every room".into(),
+        required: true,
+        done: false,
+        done_by: String::new(),
+        done_at: None,
+        created_at: now,
+    };
+    projects::insert_item(db, &item).await.unwrap();
+    let survey = Survey {
+        id: Id::new("survey"),
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        project_id: project.id.as_str().into(),
+        status: SurveyStatus::Draft,
+        conducted_by: "engineer".into(),
+        summary: String::new(),
+        risks: String::new(),
+        rooms: Vec::new(),
+        photos: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    surveys::insert_survey(db, &survey).await.unwrap();
+    let room = SurveyRoom {
+        id: Id::new("room"),
+        survey_id: survey.id.as_str().into(),
+        name: "Lab 1".into(),
+        room_type: RoomType::Lab,
+        floor: String::new(),
+        power_notes: String::new(),
+        network_notes: String::new(),
+        created_at: now,
+    };
+    surveys::insert_room(db, &room).await.unwrap();
+    let att = Id::new("att");
+    let attachment = essp_domain::attachment::Attachment {
+        object_key: essp_domain::attachment::Attachment::object_key(TENANT, school, &att),
+        id: att,
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        entity_type: essp_domain::attachment::AttachedTo::Survey,
+        entity_id: survey.id.as_str().into(),
+        file_name: "rack.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size_bytes: 3,
+        sha256: "0".repeat(64),
+        status: essp_domain::attachment::AttachmentStatus::Available,
+        uploaded_by: "engineer".into(),
+        created_at: now,
+    };
+    essp_store::attachments::insert(db, &attachment).await.unwrap();
+    let photo = SurveyPhoto {
+        id: Id::new("photo"),
+        survey_id: survey.id.as_str().into(),
+        room_id: room.id.as_str().into(),
+        attachment_id: attachment.id.as_str().into(),
+        caption: "the rack".into(),
+        created_at: now,
+    };
+    surveys::insert_photo(db, &photo).await.unwrap();
+    let boq = BoqItem {
+        id: Id::new("boq"),
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        project_id: project.id.as_str().into(),
+        category: BoqCategory::Cabling,
+        description: "Cat6, 300 m".into(),
+        part_id: String::new(),
+        qty: 1,
+        unit: "each".into(),
+        estimated_cost_cents: 100,
+        approved: false,
+        created_at: now,
+        updated_at: now,
+    };
+    surveys::insert_boq(db, &boq).await.unwrap();
+    (project, phase)
+}
+
+/// Rows of `table` at `school` on `db`.
+async fn school_rows(db: &dyn Database, table: &str, school: &str) -> i64 {
+    let t = essp_store::sync::catalog::table(table).unwrap();
+    digest::table_digest(db, t, TENANT, school).await.unwrap().rows
+}
+
+/// Projects and what hangs off them are central-owned: central's writes
+/// reach the school's edge (a later phase change too), templates reach
+/// every edge of the tenant, and another school's project never does.
+async fn projects_come_down_to_their_school_only(central: Backend, edge: Backend) {
+    use essp_domain::project::{ChecklistTemplate, PhaseStatus, PhaseType};
+    let mut p = Pair::new(central, edge).await;
+    let template = ChecklistTemplate {
+        id: Id::new("ckt"),
+        tenant_id: TENANT.into(),
+        phase_type: PhaseType::Survey,
+        title: "Photograph the rack".into(),
+        required: true,
+        created_at: essp_domain::now(),
+    };
+    projects::insert_template(p.c(), &template).await.unwrap();
+    let (_, phase) = project_at(p.c(), SCHOOL).await;
+    project_at(p.c(), OTHER_SCHOOL).await;
+    let r = ship_down(p.c(), p.e(), &p.this, 0, true).await.unwrap();
+    assert_eq!(r.rejected, 0, "{r:?}");
+    p.down_sent = r.cursor;
+    // Every central-owned table of a school's own rows but the SSOT's.
+    let of_school = essp_store::sync::catalog::TABLES
+        .iter()
+        .filter(|t| t.class == essp_store::sync::catalog::Class::CentralOwned && !t.tenant_wide() && !t.tenant_keyed)
+        .map(|t| t.name);
+    for table in of_school.chain(["attachments"]) {
+        assert_eq!(school_rows(p.e(), table, SCHOOL).await, 1, "{table}");
+        assert_eq!(school_rows(p.e(), table, OTHER_SCHOOL).await, 0, "{table}");
+    }
+    assert_eq!(school_rows(p.e(), "checklist_templates", SCHOOL).await, 1);
+    let moved = projects::set_phase_status(p.c(), &scope(), &phase, PhaseStatus::InProgress, essp_domain::now())
+        .await
+        .unwrap();
+    assert!(moved.is_some());
+    p.down().await.unwrap();
+    let at_edge = projects::get_phase(p.e(), &scope(), phase.id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at_edge.status, PhaseStatus::InProgress);
+    // The edge captured nothing of them: nothing of central's goes back up.
+    assert!(p.edge_changes(0).await.is_empty());
+    p.assert_converged().await;
+}
+
+/// An edge's change of a project row (a modified binary) is rejected and
+/// recorded, changes nothing centrally, and the changes after it apply.
+async fn project_rows_from_an_edge_are_refused(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let (project, _) = project_at(p.c(), SCHOOL).await;
+    p.down().await.unwrap();
+    let before = digests(p.c()).await;
+    let ids = [create(p.e(), "Ours 1").await, create(p.e(), "Ours 2").await];
+    let mut image = row::read(
+        p.e(),
+        essp_store::sync::catalog::table("projects").unwrap(),
+        TENANT,
+        project.id.as_str(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    image.insert("status".into(), json!("completed"));
+    let fields = serde_json::to_value(image).unwrap();
+    send_forged(&p, vec![forged("projects", project.id.as_str(), fields, false)]).await;
+    let after = digests(p.c()).await;
+    assert_eq!(before["projects"], after["projects"], "central's project changed");
+    let at_central = projects::get_project(p.c(), &scope(), project.id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at_central.status, "active");
+    for id in &ids {
+        assert!(exists(p.c(), id).await);
+    }
+}
+
+// ---------------------------------------------------------------- blobs
+
+/// Object storage in memory.
+#[derive(Default)]
+struct MemStore(std::sync::Mutex<std::collections::HashMap<String, bytes::Bytes>>);
+
+#[async_trait::async_trait]
+impl blob_transfer::BlobAccess for MemStore {
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, String> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), String> {
+        self.0.lock().unwrap().insert(key.into(), bytes);
+        Ok(())
+    }
+    async fn exists(&self, key: &str) -> Result<bool, String> {
+        Ok(self.0.lock().unwrap().contains_key(key))
+    }
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        self.0.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
+/// Central answering an edge's fetches as its ctl responder does; the
+/// link breaks after `chunks_before_break` chunks.
+struct CentralSide<'a> {
+    db: &'a dyn Database,
+    store: &'a MemStore,
+    school: &'a str,
+    key: &'a str,
+    chunks_before_break: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait::async_trait]
+impl blob_transfer::BlobSource for CentralSide<'_> {
+    async fn chunk(&self, at: u64) -> Result<Option<String>, essp_sync_engine::SyncError> {
+        if self
+            .chunks_before_break
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            return Err(essp_sync_engine::SyncError::Nats("link down".into()));
+        }
+        let r = blob_transfer::serve(self.db, self.store, TENANT, self.school, self.key, at).await?;
+        assert_eq!(r.status, "ok", "{r:?}");
+        Ok(Some(r.data))
+    }
+}
+
+/// An attachment uploaded centrally at `school`, its content in `store`.
+async fn central_attachment(db: &dyn Database, store: &MemStore, school: &str, bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let id = Id::new("att");
+    let a = essp_domain::attachment::Attachment {
+        object_key: essp_domain::attachment::Attachment::object_key(TENANT, school, &id),
+        id,
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        entity_type: essp_domain::attachment::AttachedTo::Incident,
+        entity_id: "inc_1".into(),
+        file_name: "photo.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size_bytes: bytes.len() as i64,
+        sha256: format!("{:x}", sha2::Sha256::digest(bytes)),
+        status: essp_domain::attachment::AttachmentStatus::Available,
+        uploaded_by: "county-officer".into(),
+        created_at: essp_domain::now(),
+    };
+    blob_transfer::BlobAccess::put(store, &a.object_key, bytes.to_vec().into())
+        .await
+        .unwrap();
+    essp_store::attachments::insert(db, &a).await.unwrap();
+    a.object_key
+}
+
+/// An attachment uploaded centrally reaches its school's edge hidden, its
+/// content is fetched in chunks (resuming after a broken link), checked and
+/// only then shown; another school's blob is never served to this edge.
+async fn a_centrally_uploaded_blob_is_fetched_by_its_edge_only(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let (central_store, edge_store) = (MemStore::default(), MemStore::default());
+    let photo: Vec<u8> = (0..600_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let key = central_attachment(p.c(), &central_store, SCHOOL, &photo).await;
+    let other = central_attachment(p.c(), &central_store, OTHER_SCHOOL, b"not yours").await;
+    p.down().await.unwrap();
+    assert_eq!(
+        attachment_status(p.e(), &key).await.as_deref(),
+        Some("pending"),
+        "hidden until its blob is here"
+    );
+    let queued = blobs::queued(p.e(), 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(
+        (queued[0].direction, queued[0].object_key.as_str()),
+        (blobs::Direction::Down, key.as_str())
+    );
+    let sink = blob_transfer::Local::new(p.e(), &edge_store, &queued[0]);
+    let source = |chunks| CentralSide {
+        db: p.c(),
+        store: &central_store,
+        school: SCHOOL,
+        key: &key,
+        chunks_before_break: std::sync::atomic::AtomicI64::new(chunks),
+    };
+    // The link breaks after the first chunk; the next try resumes after it.
+    assert!(blob_transfer::transfer(&sink, &source(1)).await.is_err());
+    let held = blob_transfer::BlobSink::held(&sink).await.unwrap();
+    assert_eq!((held.offset, held.complete), (essp_sync_proto::BLOB_CHUNK, false));
+    assert_eq!(attachment_status(p.e(), &key).await.as_deref(), Some("pending"));
+    assert!(blob_transfer::transfer(&sink, &source(100)).await.unwrap());
+    assert_eq!(attachment_status(p.e(), &key).await.as_deref(), Some("available"));
+    let stored = blob_transfer::BlobAccess::get(&edge_store, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.to_vec(), photo, "byte for byte");
+    // Another school's blob is refused, whatever the edge asks for.
+    let r = blob_transfer::serve(p.c(), &central_store, TENANT, SCHOOL, &other, 0)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "refused", "{r:?}");
+    assert!(r.data.is_empty());
+    // Nothing of this goes back up, and both sides hold the same rows.
+    assert!(p.edge_changes(0).await.is_empty());
+    p.assert_converged().await;
+}
+
+/// The local `status` of the attachment whose blob is `key`.
+async fn attachment_status(db: &dyn Database, key: &str) -> Option<String> {
+    db.fetch_optional("SELECT status FROM attachments WHERE object_key = $1", &[key.into()])
+        .await
+        .unwrap()
+        .map(|r| r.text("status").unwrap())
+}
+
+// ------------------------------------------------------- mixed versions
+
+/// Adds a field this schema lacks (a newer release's column) to every
+/// incident change, stamped like the change's title.
+fn with_unknown_field(changes: &mut [RowChange], value: &str) {
+    for c in changes.iter_mut().filter(|c| c.table == "incidents") {
+        c.fields.insert("warranty_ref".into(), json!(value));
+        let clock = c.clocks["title"].clone();
+        c.clocks.insert("warranty_ref".into(), clock);
+    }
+}
+
+/// The unknown field as the next change of incident `id` in `db`'s outbox
+/// after `after` carries it.
+async fn sent_on(db: &dyn Database, after: i64, id: &Id) -> Option<serde_json::Value> {
+    let change = outbox::pending(db, after, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.change)
+        .find(|c| c.row_id == id.as_str())
+        .expect("the row was sent on");
+    assert_eq!(
+        change.fields.contains_key("warranty_ref"),
+        change.clocks.contains_key("warranty_ref"),
+        "{change:?}"
+    );
+    change.fields.get("warranty_ref").cloned()
+}
+
+/// Guarantee 10: a field the receiver's schema lacks (a newer release
+/// added the column) is applied without failing, kept with the row, and
+/// sent on whenever the row is: from a newer edge through central and
+/// back down, from a newer central through an edge and back up, and in an
+/// enrollment copy; a later write of it wins by its clock.
+async fn unknown_fields_survive_a_round_trip(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    // Up: a newer edge's incident reaches central with the extra field.
+    let id = create(p.e(), "Projector flickers").await;
+    let mut changes = p.edge_changes(0).await;
+    with_unknown_field(&mut changes, "W-1");
+    let r = p.apply_up(&p.up_envelope(&changes)).await;
+    assert!(matches!(r, UpResult::Applied { rejected: 0, .. }), "{r:?}");
+    let kept = row::tracked(p.c(), "incidents", TENANT, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.image.get("warranty_ref"), Some(&json!("W-1")));
+    // Central edits the row: the field goes back down with it, unchanged.
+    let before = outbox::depth(p.c()).await.unwrap().last_seq;
+    edit(p.c(), &id, |i| i.title = "Projector flickers, lamp".into()).await;
+    assert_eq!(sent_on(p.c(), before, &id).await, Some(json!("W-1")));
+    let r = p.down().await.unwrap();
+    assert_eq!(r.rejected, 0, "{r:?}");
+    p.assert_converged().await;
+
+    // Down: a newer central's write of the field (a later clock) reaches
+    // an edge that lacks the column; the edge keeps it and sends it up
+    // again with its own next edit of the row.
+    let mut newer = outbox::pending(p.c(), 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.change)
+        .collect::<Vec<_>>();
+    tick().await;
+    let clock = Hlc {
+        wall_ms: now_ms(),
+        counter: 0,
+        node: "central".into(),
+    }
+    .to_string();
+    for c in &mut newer {
+        c.fields.insert("warranty_ref".into(), json!("W-2"));
+        c.clocks.insert("warranty_ref".into(), clock.clone());
+    }
+    let env = envelope(TENANT, SCHOOL, "central", "", &newer);
+    p.down_sent += 1;
+    let r = edge_apply::apply_down(p.e(), &p.this, &[(u64::try_from(p.down_sent).unwrap(), env)])
+        .await
+        .unwrap();
+    assert_eq!(r.rejected, 0, "{r:?}");
+    let kept = row::tracked(p.e(), "incidents", TENANT, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.image.get("warranty_ref"),
+        Some(&json!("W-2")),
+        "the later clock wins"
+    );
+    let sent = p.edge_record().await.applied_seq;
+    edit(p.e(), &id, |i| i.description = "Lamp at 90% life".into()).await;
+    assert_eq!(sent_on(p.e(), sent, &id).await, Some(json!("W-2")));
+    p.up().await.unwrap();
+    let kept = row::tracked(p.c(), "incidents", TENANT, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.image.get("warranty_ref"), Some(&json!("W-2")));
+    // A stale write of it (an older clock) does not win.
+    for c in &mut newer {
+        c.fields.insert("warranty_ref".into(), json!("W-0"));
+        c.clocks
+            .insert("warranty_ref".into(), changes[0].clocks["title"].clone());
+    }
+    let env = envelope(TENANT, SCHOOL, "central", "", &newer);
+    p.down_sent += 1;
+    edge_apply::apply_down(p.e(), &p.this, &[(u64::try_from(p.down_sent).unwrap(), env)])
+        .await
+        .unwrap();
+    let kept = row::tracked(p.e(), "incidents", TENANT, id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.image.get("warranty_ref"), Some(&json!("W-2")));
+
+    // An enrollment copy of the row carries it too.
+    let page = edge_apply::snapshot_page(p.c(), TENANT, SCHOOL, "incidents", "", 100)
+        .await
+        .unwrap();
+    let row = page.rows.iter().find(|r| r.row_id == id.as_str()).unwrap();
+    assert_eq!(row.fields.get("warranty_ref"), Some(&json!("W-2")));
+    assert!(row.clocks.contains_key("warranty_ref"));
+    // (Made-up stream positions above: no further `down` here.)
+    p.assert_converged().await;
 }

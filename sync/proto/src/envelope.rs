@@ -158,13 +158,25 @@ pub enum CtlRequest {
         offset: u64,
         data: String,
     },
+    /// "Send me the bytes of this blob from `offset`" (an attachment
+    /// uploaded centrally, which the edge fetches): answered with a
+    /// [`BlobReply`] carrying one chunk in `data`.
+    #[serde(rename_all = "camelCase")]
+    BlobFetch {
+        tenant_id: String,
+        school_id: String,
+        object_key: String,
+        offset: u64,
+    },
 }
 
 /// The bytes of one blob chunk (the last may be shorter). Fixed, so a part's
 /// offset names it and an upload resumes at the first missing one.
 pub const BLOB_CHUNK: u64 = 256 * 1024;
 
-/// Central's answer about one blob an edge uploads.
+/// The answer about one blob on its way: the receiver's (central's for an
+/// upload, the edge's own for a download) or, to a [`CtlRequest::BlobFetch`],
+/// central's with the chunk.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlobReply {
@@ -177,7 +189,11 @@ pub struct BlobReply {
     /// Bytes central holds of it, from the start: send from here.
     pub offset: u64,
     /// Central stores the verified blob; the attachment is visible.
+    /// (To a fetch: this chunk is the blob's last.)
     pub complete: bool,
+    /// To a fetch: the chunk at `offset`, base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub data: String,
 }
 
 /// An edge asking to be (re-)enrolled.

@@ -2,7 +2,7 @@
 // bill of quantities.
 
 import { api } from '../api.js';
-import { BOQ_CATEGORIES, OWNER_ROLES, PHASE_STATUSES, PHASE_TYPES } from '../enums.js';
+import { BOQ_CATEGORIES, OWNER_ROLES, PHASE_STATUSES, PHASE_TYPES, ROOM_TYPES } from '../enums.js';
 import { session } from '../session.js';
 import { h, mount, actionButton, alertBox, badge, compact, dataTable, errorAlert, fmtDate, form, label, loading, money, options, panel, props, tabs } from '../ui.js';
 
@@ -112,37 +112,73 @@ function phaseCard(ph, canEdit, problems, refresh) {
   return panel(`${label(ph.phaseType)} phase`, h('p', {}, badge(ph.status), ` owner: ${label(ph.ownerRole)}`), checklist, moves.length ? h('div', { class: 'actions' }, moves) : null);
 }
 
+/** Words for the action that moves a survey to a status. */
+const SURVEY_MOVE = { submitted: 'Submit', approved: 'Approve', draft: 'Back to draft' };
+
+/** A survey's rooms, in words. */
+const roomList = (s) =>
+  s.rooms.length
+    ? h('ul', { class: 'plain', 'data-rooms': s.id }, s.rooms.map((r) => h('li', {}, `${r.name} · ${label(r.roomType)}${r.floor ? ` · floor ${r.floor}` : ''}`)))
+    : h('span', { 'data-rooms': s.id }, 'No room yet');
+
+/** Adding a room to a draft survey. */
+const roomForm = (s, refresh) =>
+  panel(`Add a room to “${s.summary || s.id}”`, form({
+    name: `room-${s.id}`,
+    submit: 'Add room',
+    fields: [
+      { name: 'name', label: 'Room name' },
+      { name: 'roomType', label: 'Room type', type: 'select', options: options(ROOM_TYPES) },
+      { name: 'floor', label: 'Floor' },
+      { name: 'powerNotes', label: 'Power', type: 'textarea' },
+      { name: 'networkNotes', label: 'Network', type: 'textarea' },
+    ],
+    onSubmit: async (v) => {
+      await api(`/v1/surveys/${s.id}/rooms`, { method: 'POST', body: compact(v), idempotent: true });
+      await refresh();
+    },
+  }));
+
 function surveysTab(el, p, canEdit) {
   const list = h('div', {});
   const problems = alertBox();
-  const refresh = () => refreshing(list, async () => dataTable(
-    [
-      { label: 'Survey', value: (s) => s.summary || s.id },
-      { label: 'Status', value: (s) => badge(s.status) },
-      { label: 'Rooms', value: (s) => String(s.rooms?.length ?? 0) },
-      { label: 'By', value: (s) => `${s.conductedBy} · ${fmtDate(s.createdAt)}` },
-      {
-        label: 'Actions',
-        value: (s) => {
-          if (!canEdit) return '—';
-          const next = { draft: ['submitted'], submitted: ['approved', 'draft'], approved: [] }[s.status] || [];
-          return h('div', { class: 'actions' }, next.map((to) => actionButton(to === 'draft' ? 'Back to draft' : label(to).replace(/^./, (c) => c.toUpperCase()), async () => {
-            await api(`/v1/surveys/${s.id}/status`, { method: 'PATCH', body: { status: to } });
-            await refresh();
-          }, { alertBox: problems, kind: 'secondary' })));
-        },
-      },
-    ],
-    (await api(`/v1/projects/${p.id}/surveys`)).items,
-    { empty: 'No survey yet.' },
-  ));
+  const refresh = () => refreshing(list, async () => {
+    // The list leaves rooms out: each survey is read whole.
+    const { items } = await api(`/v1/projects/${p.id}/surveys`);
+    const surveys = await Promise.all(items.map((s) => api(`/v1/surveys/${s.id}`)));
+    return [
+      dataTable(
+        [
+          { label: 'Survey', value: (s) => s.summary || s.id },
+          { label: 'Status', value: (s) => badge(s.status) },
+          { label: 'Rooms', value: roomList },
+          { label: 'By', value: (s) => `${s.conductedBy} · ${fmtDate(s.createdAt)}` },
+          {
+            label: 'Actions',
+            value: (s) => {
+              if (!canEdit) return '—';
+              const next = { draft: ['submitted'], submitted: ['approved', 'draft'], approved: [] }[s.status] || [];
+              return h('div', { class: 'actions' }, next.map((to) => actionButton(SURVEY_MOVE[to], async () => {
+                await api(`/v1/surveys/${s.id}/status`, { method: 'PATCH', body: { status: to } });
+                await refresh();
+              }, { alertBox: problems, kind: 'secondary' })));
+            },
+          },
+        ],
+        surveys,
+        { empty: 'No survey yet.' },
+      ),
+      canEdit ? surveys.filter((s) => s.status === 'draft').map((s) => roomForm(s, refresh)) : null,
+    ];
+  });
   refresh();
   mount(el, problems, list, canEdit ? panel('Start a survey', form({
     name: 'survey',
     submit: 'Start survey',
     fields: [{ name: 'summary', label: 'Summary', type: 'textarea' }, { name: 'risks', label: 'Risks', type: 'textarea' }],
-    onSubmit: async (v) => {
+    onSubmit: async (v, f) => {
       await api(`/v1/projects/${p.id}/surveys`, { method: 'POST', body: compact(v), idempotent: true });
+      f.reset();
       await refresh();
     },
   })) : null);

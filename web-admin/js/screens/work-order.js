@@ -180,7 +180,9 @@ async function bomLines(wo, refresh, problems) {
         label: 'Actions',
         value: (l) => {
           const left = l.qtyPlanned - l.qtyUsed;
-          if (!canMove || left <= 0) return left <= 0 ? 'All used' : '—';
+          // A line released in full reserves nothing and used nothing: not "all used".
+          if (left <= 0) return l.qtyPlanned === 0 ? 'Released' : 'All used';
+          if (!canMove) return '—';
           return [qtyAction(l, 'consume', 'consume', 'qtyUsed', left), qtyAction(l, 'release', 'release', 'qty', left)];
         },
       },

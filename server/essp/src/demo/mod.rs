@@ -155,6 +155,7 @@ pub async fn seed(settings: &Settings, p: &Params) -> Result<Summary> {
     config.auto_route = true;
     let state = AppState {
         db: db.clone(),
+        writes: Arc::new(essp_store::GroupCommit::new(db.clone())),
         auth: Arc::new(AuthMode::Development),
         blobs: bootstrap::blob_store(settings)?,
         config: Arc::new(config),

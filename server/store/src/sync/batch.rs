@@ -51,7 +51,9 @@ pub async fn apply_all(ex: &dyn Executor, changes: &[&RowChange], target: &Targe
 /// scope and clocks in order.
 fn fast_table(change: &RowChange, target: &Target<'_>) -> Option<&'static Table> {
     let t = catalog::table(&change.table)?;
-    let plain = matches!(t.class, Class::Shared | Class::AppendOnly)
+    // Central-owned rows come only from central (`admissible` below), and a
+    // new one is inserted as it comes, like any other row.
+    let plain = matches!(t.class, Class::Shared | Class::AppendOnly | Class::CentralOwned)
         && t.blob_key.is_none()
         && !change.deleted
         && !change.correction
@@ -74,7 +76,7 @@ fn fast_table(change: &RowChange, target: &Target<'_>) -> Option<&'static Table>
 /// rejected alone).
 async fn apply_run(ex: &dyn Executor, t: &Table, run: &[&RowChange], target: &Target<'_>) -> Result<Vec<Outcome>> {
     let ids: Vec<&str> = run.iter().map(|c| c.row_id.as_str()).collect();
-    let known = known_ids(ex, t, &ids).await?;
+    let known = known_ids(ex, t, target.tenant_id, &ids).await?;
     let fresh: Vec<&RowChange> = run
         .iter()
         .copied()
@@ -110,18 +112,17 @@ async fn apply_run(ex: &dyn Executor, t: &Table, run: &[&RowChange], target: &Ta
     Ok(out)
 }
 
-/// Which of `ids` the receiver holds a row or bookkeeping for.
-async fn known_ids(ex: &dyn Executor, t: &Table, ids: &[&str]) -> Result<HashSet<String>> {
-    let marks = |from: usize| -> String {
-        (0..ids.len())
-            .map(|i| format!("${}", from + i))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut params: Vec<Value> = ids.iter().map(|id| (*id).into()).collect();
+/// Which of `ids` (of one tenant) the receiver holds a row or bookkeeping for.
+async fn known_ids(ex: &dyn Executor, t: &Table, tenant: &str, ids: &[&str]) -> Result<HashSet<String>> {
+    let mut params: Vec<Value> = vec![tenant.into()];
+    params.extend(ids.iter().map(|id| Value::from(*id)));
     let rows = ex
         .fetch_all(
-            &format!("SELECT id FROM {} WHERE id IN ({})", t.name, marks(1)),
+            &format!(
+                "SELECT id FROM {} WHERE tenant_id = $1 AND id IN ({})",
+                t.name,
+                row::id_marks(2, ids.len())
+            ),
             &params,
         )
         .await?;
@@ -129,8 +130,8 @@ async fn known_ids(ex: &dyn Executor, t: &Table, ids: &[&str]) -> Result<HashSet
     let tracked = ex
         .fetch_all(
             &format!(
-                "SELECT row_id AS id FROM sync_rows WHERE table_name = $1 AND row_id IN ({})",
-                marks(2)
+                "SELECT row_id AS id FROM sync_rows WHERE table_name = $1 AND tenant_id = $2 AND row_id IN ({})",
+                row::id_marks(3, ids.len())
             ),
             &params,
         )
@@ -143,20 +144,7 @@ async fn insert_fresh(ex: &dyn Executor, t: &Table, fresh: &[&RowChange]) -> Res
     row::insert_many(ex, t, &images).await?;
     let tracked: Vec<(&str, Tracked)> = fresh
         .iter()
-        .map(|c| {
-            let image = t
-                .columns
-                .iter()
-                .filter_map(|col| c.fields.get(col.name).map(|v| (col.name.to_owned(), v.clone())))
-                .collect();
-            let clocks = c
-                .clocks
-                .iter()
-                .filter(|(k, _)| t.column(k).is_some())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            (c.row_id.as_str(), Tracked { image, clocks })
-        })
+        .map(|c| (c.row_id.as_str(), row::arrived(t, &c.fields, &c.clocks)))
         .collect();
     row::track_many(ex, t, &tracked).await
 }

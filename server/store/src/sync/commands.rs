@@ -92,31 +92,32 @@ pub(crate) async fn compensate(ex: &dyn Executor, t: &Table, change: &RowChange)
     if !super::merge::is_command(t) {
         return Ok(());
     }
-    if row::read(ex, t, &change.row_id).await?.is_none() {
+    let tenant = text(&change.fields, "tenant_id");
+    if row::read(ex, t, tenant, &change.row_id).await?.is_none() {
         let mut empty = change.fields.clone();
         empty.insert("qty_planned".into(), 0.into());
         empty.insert("qty_used".into(), 0.into());
         row::insert(ex, t, &empty).await?;
     }
-    resend(ex, t, &change.row_id, &change.clocks).await?;
+    resend(ex, t, tenant, &change.row_id, &change.clocks).await?;
     let stock = inventory::get_stock(
         ex,
         StockKey {
-            tenant: text(&change.fields, "tenant_id"),
+            tenant,
             shop: text(&change.fields, "service_shop_id"),
             part: text(&change.fields, "part_id"),
         },
     )
     .await?;
     if let (Some(stock), Some(inv)) = (stock, super::catalog::table("inventory")) {
-        resend(ex, inv, stock.id.as_str(), &change.clocks).await?;
+        resend(ex, inv, tenant, stock.id.as_str(), &change.clocks).await?;
     }
     Ok(())
 }
 
 /// Captures the row afresh, every field stamped after the latest of `after`.
-async fn resend(ex: &dyn Executor, t: &Table, id: &str, after: &Clocks) -> Result<()> {
-    let clocks = row::tracked(ex, t.name, id).await?.unwrap_or_default().clocks;
+async fn resend(ex: &dyn Executor, t: &Table, tenant: &str, id: &str, after: &Clocks) -> Result<()> {
+    let clocks = row::tracked(ex, t.name, tenant, id).await?.unwrap_or_default().clocks;
     // An empty image makes every field count as changed.
     row::track(
         ex,
@@ -129,5 +130,5 @@ async fn resend(ex: &dyn Executor, t: &Table, id: &str, after: &Clocks) -> Resul
     )
     .await?;
     let latest = after.values().filter_map(|c| c.parse::<Hlc>().ok()).max();
-    super::capture::capture_after(ex, t.name, id, latest.as_ref()).await
+    super::capture::capture_after(ex, t.name, tenant, id, latest.as_ref()).await
 }

@@ -104,7 +104,7 @@ pub async fn table_digest(ex: &dyn Executor, t: &Table, tenant: &str, school: &s
 /// Every replicated table's digest for one school.
 pub async fn digests(ex: &dyn Executor, tenant: &str, school: &str) -> Result<BTreeMap<String, TableDigest>> {
     let mut out = BTreeMap::new();
-    for t in catalog::TABLES {
+    for t in catalog::TABLES.iter() {
         out.insert(t.name.to_owned(), table_digest(ex, t, tenant, school).await?);
     }
     Ok(out)

@@ -100,7 +100,7 @@ pub(crate) fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), 
         ));
     }
     let school = t.school_of(&change.fields);
-    if !t.tenant_wide && school != target.school_id {
+    if !t.tenant_wide() && school != target.school_id {
         return Err(format!("row belongs to school {school:?}, not the sender's"));
     }
     for (field, clock) in &change.clocks {
@@ -133,14 +133,14 @@ struct Loss<'a> {
 async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Result<Outcome> {
     let t = catalog::table(&change.table).ok_or_else(|| StoreError::Other("unknown table".into()))?;
     if change.deleted {
-        row::delete(ex, t, &change.row_id).await?;
+        row::delete(ex, t, target.tenant_id, &change.row_id).await?;
         return Ok(Outcome::Applied { conflicts: 0 });
     }
     let mut conflicts = 0u32;
     let before = conflicts;
     let clocks = quarantine(ex, t, change, target, &mut conflicts).await?;
     let clamped = conflicts > before;
-    let Some(current) = row::read(ex, t, &change.row_id).await? else {
+    let Some(current) = row::read(ex, t, target.tenant_id, &change.row_id).await? else {
         let image: Fields = change
             .fields
             .iter()
@@ -152,9 +152,9 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
         }
         row::insert(ex, t, &image).await?;
         if t.blob_key.is_some() {
-            super::blobs::hide_until_blob(ex, t, &change.row_id).await?;
+            super::blobs::hide_until_blob(ex, t, &image, target.from_central).await?;
         }
-        let tracked = Tracked { image, clocks };
+        let tracked = row::arrived(t, &change.fields, &clocks);
         row::track(ex, t, &change.row_id, &tracked).await?;
         if clamped {
             correct(ex, t, &change.row_id, &tracked).await?;
@@ -178,11 +178,25 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
         }
         return Ok(Outcome::Applied { conflicts });
     }
-    let tracked = row::tracked(ex, t.name, &change.row_id).await?.unwrap_or_default();
+    let tracked = row::tracked(ex, t.name, target.tenant_id, &change.row_id)
+        .await?
+        .unwrap_or_default();
     let mut merged = Tracked {
         image: current.clone(),
         clocks: tracked.clocks.clone(),
     };
+    // Fields of a newer release: kept, the later clock winning (no column
+    // here holds them, so nothing else of the row changes).
+    merged
+        .image
+        .extend(row::unknown_of(t, &tracked.image).map(|(k, v)| (k.clone(), v.clone())));
+    for (f, v) in row::unknown_of(t, &change.fields) {
+        let Some(inc_c) = clocks.get(f) else { continue };
+        if newer(inc_c, tracked.clocks.get(f).map(String::as_str).unwrap_or_default()) {
+            merged.image.insert(f.clone(), v.clone());
+            merged.clocks.insert(f.clone(), inc_c.clone());
+        }
+    }
     let mut set = Fields::new();
     let mut restamp = Vec::new();
     for col in t.columns.iter().filter(|c| c.name != "id") {
@@ -249,7 +263,7 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
     if !target.from_central && !set.is_empty() {
         super::commands::validate(ex, t, Some(&current), &merged.image).await?;
     }
-    row::update(ex, t, &change.row_id, &set).await?;
+    row::update(ex, t, target.tenant_id, &change.row_id, &set).await?;
     if restamp.is_empty() {
         row::track(ex, t, &change.row_id, &merged).await?;
         if clamped {
@@ -264,7 +278,7 @@ async fn merge(ex: &dyn Executor, change: &RowChange, target: &Target<'_>) -> Re
             merged.clocks.insert(f.to_owned(), c);
         }
         row::track(ex, t, &change.row_id, &merged).await?;
-        super::capture(ex, t.name, &change.row_id).await?;
+        super::capture::capture_after(ex, t.name, target.tenant_id, &change.row_id, None).await?;
     }
     Ok(Outcome::Applied { conflicts })
 }
@@ -321,7 +335,7 @@ async fn quarantine(
     let limit = target.now_ms.saturating_add(target.max_ahead_ms);
     let mut out = essp_sync_proto::envelope::Clocks::new();
     for (field, clock) in &change.clocks {
-        if t.column(field).is_none() {
+        if t.column(field).is_none() && !row::is_unknown(t, field) {
             continue;
         }
         let Ok(h) = clock.parse::<Hlc>() else { continue };

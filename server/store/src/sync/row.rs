@@ -56,10 +56,9 @@ pub fn to_param(col: &Column, v: &serde_json::Value) -> Result<Value> {
 /// row of the tenant for a tenant-wide table (still naming `$n`, so both
 /// engines are handed the same parameters).
 fn in_school(table: &Table, n: usize) -> String {
-    if table.tenant_wide {
-        format!("${n} = ${n}")
-    } else {
-        format!("school_id = ${n}")
+    match table.school_column {
+        None => format!("${n} = ${n}"),
+        Some(column) => format!("{column} = ${n}"),
     }
 }
 
@@ -68,12 +67,62 @@ fn select_list(table: &Table) -> String {
 }
 
 /// The row's replicated columns as they are now; `None` when it does not exist.
-pub async fn read(ex: &dyn Executor, table: &Table, id: &str) -> Result<Option<Fields>> {
-    let sql = format!("SELECT {} FROM {} WHERE id = $1", select_list(table), table.name);
-    let Some(row) = ex.fetch_optional(&sql, &[id.into()]).await? else {
+pub async fn read(ex: &dyn Executor, table: &Table, tenant: &str, id: &str) -> Result<Option<Fields>> {
+    read_one(ex, table, "tenant_id = $1 AND id = $2", &[tenant.into(), id.into()]).await
+}
+
+/// [`read`] by id alone, for a table whose ids are unique on their own
+/// (the writer of such a row need not name its tenant).
+pub async fn read_by_id(ex: &dyn Executor, table: &Table, id: &str) -> Result<Option<Fields>> {
+    if table.tenant_keyed {
+        return Err(StoreError::Other(format!(
+            "{} rows are unique only within a tenant: name the tenant",
+            table.name
+        )));
+    }
+    read_one(ex, table, "id = $1", &[id.into()]).await
+}
+
+async fn read_one(ex: &dyn Executor, table: &Table, cond: &str, params: &[Value]) -> Result<Option<Fields>> {
+    let sql = format!("SELECT {} FROM {} WHERE {cond}", select_list(table), table.name);
+    let Some(row) = ex.fetch_optional(&sql, params).await? else {
         return Ok(None);
     };
     image_of(table, &row).map(Some)
+}
+
+/// The rows of one tenant among `ids` that also satisfy `also` (SQL over
+/// the table aliased `r`; `$1` is the tenant, the ids follow `extra`).
+pub async fn read_ids(
+    ex: &dyn Executor,
+    table: &Table,
+    tenant: &str,
+    ids: &[&str],
+    also: &str,
+    extra: &[Value],
+) -> Result<Vec<Fields>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params: Vec<Value> = vec![tenant.into()];
+    params.extend_from_slice(extra);
+    let marks = id_marks(params.len() + 1, ids.len());
+    params.extend(ids.iter().map(|id| Value::from(*id)));
+    let sql = format!(
+        "SELECT {} FROM {} r WHERE r.tenant_id = $1 AND r.id IN ({marks}) AND ({also})",
+        select_list(table),
+        table.name
+    );
+    ex.fetch_all(&sql, &params)
+        .await?
+        .iter()
+        .map(|r| image_of(table, r))
+        .collect()
+}
+
+/// `$from, $from+1, …` for `n` parameters.
+pub(crate) fn id_marks(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Every replicated column of one fetched row.
@@ -121,10 +170,11 @@ pub async fn insert(ex: &dyn Executor, table: &Table, image: &Fields) -> Result<
     }
     let marks: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
         table.name,
         names.join(", "),
-        marks.join(", ")
+        marks.join(", "),
+        table.key_columns()
     );
     ex.execute(&sql, &params).await?;
     Ok(())
@@ -148,17 +198,18 @@ pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -
         tuples.push(format!("({})", marks.join(", ")));
     }
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES {} ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING",
         table.name,
         names.join(", "),
-        tuples.join(", ")
+        tuples.join(", "),
+        table.key_columns()
     );
     ex.execute(&sql, &params).await?;
     Ok(())
 }
 
 /// Sets some columns of an existing row.
-pub async fn update(ex: &dyn Executor, table: &Table, id: &str, set: &Fields) -> Result<()> {
+pub async fn update(ex: &dyn Executor, table: &Table, tenant: &str, id: &str, set: &Fields) -> Result<()> {
     if set.is_empty() {
         return Ok(());
     }
@@ -174,53 +225,53 @@ pub async fn update(ex: &dyn Executor, table: &Table, id: &str, set: &Fields) ->
     if table.local_only.contains(&"version") {
         assigns.push("version = version + 1".into());
     }
+    params.push(tenant.into());
     params.push(id.into());
     let sql = format!(
-        "UPDATE {} SET {} WHERE id = ${}",
+        "UPDATE {} SET {} WHERE tenant_id = ${} AND id = ${}",
         table.name,
         assigns.join(", "),
+        params.len() - 1,
         params.len()
     );
     ex.execute(&sql, &params).await?;
     Ok(())
 }
 
-/// The sync bookkeeping of one row: its last image and field clocks.
+/// The sync bookkeeping of one row: its last image and field clocks (with
+/// any fields a newer release sent that this schema lacks: [`is_unknown`]).
 #[derive(Debug, Clone, Default)]
 pub struct Tracked {
     pub image: Fields,
     pub clocks: Clocks,
 }
 
-pub async fn tracked(ex: &dyn Executor, table: &str, id: &str) -> Result<Option<Tracked>> {
-    let Some(r) = ex
-        .fetch_optional(
-            "SELECT image, clocks FROM sync_rows WHERE table_name = $1 AND row_id = $2",
-            &[table.into(), id.into()],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let parse = |col: &str| -> Result<serde_json::Value> { r.json(col) };
-    Ok(Some(Tracked {
-        image: serde_json::from_value(parse("image")?).map_err(|e| StoreError::decode("image", e.to_string()))?,
-        clocks: serde_json::from_value(parse("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?,
-    }))
+pub async fn tracked(ex: &dyn Executor, table: &str, tenant: &str, id: &str) -> Result<Option<Tracked>> {
+    ex.fetch_optional(
+        "SELECT image, clocks FROM sync_rows WHERE table_name = $1 AND tenant_id = $2 AND row_id = $3",
+        &[table.into(), tenant.into(), id.into()],
+    )
+    .await?
+    .as_ref()
+    .map(tracked_of)
+    .transpose()
 }
 
 /// Deletes a row (central-owned tables follow central's deletions) and
 /// forgets its bookkeeping.
-pub async fn delete(ex: &dyn Executor, table: &Table, id: &str) -> Result<()> {
-    ex.execute(&format!("DELETE FROM {} WHERE id = $1", table.name), &[id.into()])
-        .await?;
-    untrack(ex, table.name, id).await
+pub async fn delete(ex: &dyn Executor, table: &Table, tenant: &str, id: &str) -> Result<()> {
+    ex.execute(
+        &format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", table.name),
+        &[tenant.into(), id.into()],
+    )
+    .await?;
+    untrack(ex, table.name, tenant, id).await
 }
 
-pub async fn untrack(ex: &dyn Executor, table: &str, id: &str) -> Result<()> {
+pub async fn untrack(ex: &dyn Executor, table: &str, tenant: &str, id: &str) -> Result<()> {
     ex.execute(
-        "DELETE FROM sync_rows WHERE table_name = $1 AND row_id = $2",
-        &[table.into(), id.into()],
+        "DELETE FROM sync_rows WHERE table_name = $1 AND tenant_id = $2 AND row_id = $3",
+        &[table.into(), tenant.into(), id.into()],
     )
     .await?;
     Ok(())
@@ -256,7 +307,7 @@ pub async fn track_many(ex: &dyn Executor, table: &Table, rows: &[(&str, Tracked
     }
     let sql = format!(
         "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES {} \
-         ON CONFLICT (table_name, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
+         ON CONFLICT (table_name, tenant_id, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
         tuples.join(", ")
     );
     ex.execute(&sql, &params).await?;
@@ -270,49 +321,88 @@ fn tracks(table: &Table) -> bool {
     table.class != super::catalog::Class::AppendOnly
 }
 
-/// The clocks of many rows of one table, by id (rows without bookkeeping
-/// are absent).
-pub async fn clocks_of(
+/// The bookkeeping of many rows of one table, by id (rows without
+/// bookkeeping are absent).
+pub async fn tracked_many(
     ex: &dyn Executor,
     table: &str,
+    tenant: &str,
     ids: &[&str],
-) -> Result<std::collections::HashMap<String, Clocks>> {
+) -> Result<std::collections::HashMap<String, Tracked>> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-    let mut params: Vec<Value> = vec![table.into()];
+    let mut params: Vec<Value> = vec![table.into(), tenant.into()];
     params.extend(ids.iter().map(|id| Value::from(*id)));
     ex.fetch_all(
         &format!(
-            "SELECT row_id, clocks FROM sync_rows WHERE table_name = $1 AND row_id IN ({})",
-            marks.join(", ")
+            "SELECT row_id, image, clocks FROM sync_rows WHERE table_name = $1 AND tenant_id = $2 AND row_id IN ({})",
+            id_marks(3, ids.len())
         ),
         &params,
     )
     .await?
     .iter()
-    .map(|r| {
-        let clocks =
-            serde_json::from_value(r.json("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?;
-        Ok((r.text("row_id")?, clocks))
-    })
+    .map(|r| Ok((r.text("row_id")?, tracked_of(r)?)))
     .collect()
+}
+
+fn tracked_of(r: &crate::value::Row) -> Result<Tracked> {
+    let parse = |col: &str| -> Result<serde_json::Value> { r.json(col) };
+    Ok(Tracked {
+        image: serde_json::from_value(parse("image")?).map_err(|e| StoreError::decode("image", e.to_string()))?,
+        clocks: serde_json::from_value(parse("clocks")?).map_err(|e| StoreError::decode("clocks", e.to_string()))?,
+    })
+}
+
+/// A field a sender's row holds that this schema has no column for (a
+/// newer release added it), as opposed to one of our local-only columns.
+/// Such fields are kept in the row's bookkeeping and sent on with the row
+/// (SYNC.md guarantee 10): a newer node downstream still gets them.
+pub fn is_unknown(table: &Table, field: &str) -> bool {
+    table.column(field).is_none() && !table.local_only.contains(&field)
+}
+
+/// The unknown fields (see [`is_unknown`]) of `fields`.
+pub fn unknown_of<'a>(
+    table: &'a Table,
+    fields: &'a Fields,
+) -> impl Iterator<Item = (&'a String, &'a serde_json::Value)> + 'a {
+    fields.iter().filter(|(k, _)| is_unknown(table, k))
+}
+
+/// The bookkeeping a row that arrived whole starts with: its replicated
+/// columns and its unknown fields, each with its clock (a field without a
+/// clock is not kept: nothing could order a later write of it).
+pub fn arrived(table: &Table, fields: &Fields, clocks: &Clocks) -> Tracked {
+    let kept = |k: &String| (table.column(k).is_some() || is_unknown(table, k)) && clocks.contains_key(k);
+    Tracked {
+        image: fields
+            .iter()
+            .filter(|(k, _)| kept(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        clocks: clocks
+            .iter()
+            .filter(|(k, _)| kept(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }
 
 pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {
     if !tracks(table) {
         return Ok(());
     }
-    let scope = |f: &str| t.image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let tenant = t.image.get("tenant_id").and_then(|v| v.as_str()).unwrap_or_default();
     ex.execute(
         "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (table_name, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
+         ON CONFLICT (table_name, tenant_id, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
         &[
             table.name.into(),
             id.into(),
-            scope("tenant_id").into(),
-            scope("school_id").into(),
+            tenant.into(),
+            table.school_of(&t.image).into(),
             json_text(&t.image)?.into(),
             json_text(&t.clocks)?.into(),
         ],
