@@ -1,11 +1,11 @@
 // Start-up and the shell: sign-in, who am I (/v1/me), tenant and school
-// context, navigation and the router.
+// context (an edge's own, shown; else picked), navigation and the router.
 
 import { api, ApiError, onUnauthorized } from './api.js';
 import { renderSignIn } from './auth.js';
 import { completeOidc, renew, signOut } from './oidc.js';
 import { current, match, route } from './router.js';
-import { DEFAULT_TENANT, session, settings } from './session.js';
+import { DEFAULT_TENANT, edgeScope, session, settings } from './session.js';
 import { errorAlert, h, loading, mount } from './ui.js';
 
 route('/', 'overview', 'overview');
@@ -109,8 +109,33 @@ async function shell() {
   await contextBar(context);
 }
 
-/** Tenant (development mode only), school, and who is signed in. */
+/** A school as the reference data names it; just its id when that cannot be read. */
+function namedSchool(id) {
+  const bare = { id, name: id };
+  return session.can('ssot:read') ? api(`/v1/ssot/school/${encodeURIComponent(id)}`).catch(() => bare) : Promise.resolve(bare);
+}
+
+const schoolLabel = (s) => (s.code ? `${s.name} (${s.code})` : s.name);
+
+/** Who is signed in, with sign-out (or the note that this is development mode). */
+function whoLine() {
+  const me = session.me;
+  return h(
+    'p',
+    { class: 'who', 'data-who': me.subject },
+    `Signed in as ${me.subject} (${me.roles.join(', ') || 'no role'})`,
+    settings.authEnabled ? [' · ', h('button', { type: 'button', class: 'link', 'data-action': 'sign-out', onclick: () => signOut().then(() => location.reload()) }, 'Sign out')] : ' · development mode',
+  );
+}
+
+/** The context box: a one-line summary (phones) and its fields. */
+function fillContext(box, school, parts) {
+  mount(box, h('summary', {}, `School: ${school}`), h('div', { class: 'context-fields', role: 'group', 'aria-label': 'Working context' }, parts));
+}
+
+/** Tenant (development mode only), school, and who is signed in; on an edge, its own school. */
 async function contextBar(box) {
+  if (edgeScope) return edgeContext(box);
   const parts = [];
   if (!settings.authEnabled) {
     const tenant = h('input', { id: 'tenant-input', value: session.tenant, autocomplete: 'off' });
@@ -126,11 +151,8 @@ async function contextBar(box) {
     let list = [];
     const allowed = session.me?.schools;
     try {
-      if (Array.isArray(allowed)) {
-        // The token's schools, named when the reference data says how.
-        const named = (id) => (session.can('ssot:read') ? api(`/v1/ssot/school/${encodeURIComponent(id)}`).catch(() => ({ id, name: id })) : { id, name: id });
-        list = await Promise.all(allowed.slice(0, 50).map(named));
-      }
+      // The token's schools, named when the reference data says how.
+      if (Array.isArray(allowed)) list = await Promise.all(allowed.slice(0, 50).map(namedSchool));
       else if (session.can('ssot:read')) list = (await api('/v1/ssot/schools', { query: { q, limit: 100 } })).items;
     } catch {
       list = [];
@@ -140,7 +162,7 @@ async function contextBar(box) {
     mount(
       select,
       list.length ? null : h('option', { value: '' }, 'No school found'),
-      list.map((s) => h('option', { value: s.id, selected: s.id === session.school }, s.code ? `${s.name} (${s.code})` : s.name)),
+      list.map((s) => h('option', { value: s.id, selected: s.id === session.school }, schoolLabel(s))),
     );
   };
   select.addEventListener('change', () => {
@@ -158,17 +180,23 @@ async function contextBar(box) {
   if (!Array.isArray(session.me?.schools)) {
     parts.push(h('div', { class: 'field' }, h('label', { for: 'school-search' }, 'Find a school'), search));
   }
-  const me = session.me;
-  parts.push(
+  parts.push(whoLine());
+  fillContext(box, select.selectedOptions[0]?.textContent || 'no school chosen', parts);
+}
+
+/** An edge serves one school of one tenant (its settings): shown, never picked. */
+async function edgeContext(box) {
+  const school = schoolLabel(await namedSchool(edgeScope.school));
+  fillContext(box, school, [
     h(
       'p',
-      { class: 'who', 'data-who': me.subject },
-      `Signed in as ${me.subject} (${me.roles.join(', ') || 'no role'})`,
-      settings.authEnabled ? [' · ', h('button', { type: 'button', class: 'link', 'data-action': 'sign-out', onclick: () => signOut().then(() => location.reload()) }, 'Sign out')] : ' · development mode',
+      { class: 'edge-scope', 'data-edge-school': edgeScope.school, 'data-edge-tenant': edgeScope.tenant },
+      'This edge serves ',
+      h('strong', {}, school),
+      ` · tenant ${edgeScope.tenant}`,
     ),
-  );
-  const school = select.selectedOptions[0]?.textContent || 'no school chosen';
-  mount(box, h('summary', {}, `School: ${school}`), h('div', { class: 'context-fields', role: 'group', 'aria-label': 'Working context' }, parts));
+    whoLine(),
+  ]);
 }
 
 let renderSeq = 0;

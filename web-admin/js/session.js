@@ -1,10 +1,11 @@
 // Who is using the UI and where: the deployment's settings (from the page),
-// the tokens (sessionStorage), the chosen tenant and school (localStorage)
-// and the caller's permissions (from GET /v1/me).
+// the tokens (sessionStorage), the tenant and school (an edge's own, else
+// chosen and kept in localStorage) and the caller's permissions (from
+// GET /v1/me).
 
 const meta = document.querySelector('meta[name="essp-settings"]');
 
-/** {mode, authEnabled, oidcIssuer, oidcClientId, tenantHeader, schoolHeader, version} */
+/** {mode, authEnabled, oidcIssuer, oidcClientId, tenantHeader, schoolHeader, tenantId, schoolId, version} */
 export const settings = Object.freeze({
   mode: 'central',
   authEnabled: false,
@@ -12,8 +13,17 @@ export const settings = Object.freeze({
   oidcClientId: 'essp-admin',
   tenantHeader: 'X-Tenant-ID',
   schoolHeader: 'X-School-ID',
+  tenantId: null,
+  schoolId: null,
   ...readSettings(),
 });
+
+/**
+ * On an edge: the tenant and school it serves, the fixed scope of every
+ * call (there is nothing else to pick); null on central.
+ */
+export const edgeScope =
+  settings.mode === 'edge' && settings.tenantId && settings.schoolId ? Object.freeze({ tenant: settings.tenantId, school: settings.schoolId }) : null;
 
 function readSettings() {
   try {
@@ -77,14 +87,16 @@ export const session = {
     return typeof exp === 'number' && exp * 1000 < Date.now();
   },
 
-  /** The token's tenant when it has one; else the one chosen here. */
+  /** An edge's own tenant; else the token's when it has one; else the one chosen here. */
   get tenant() {
-    return this.me?.tenantId || localStorage.getItem(TENANT) || DEFAULT_TENANT;
+    return edgeScope?.tenant || this.me?.tenantId || localStorage.getItem(TENANT) || DEFAULT_TENANT;
   },
   setTenant(t) {
     localStorage.setItem(TENANT, t.trim());
   },
+  /** An edge's own school; else the one chosen here, within the token's schools. */
   get school() {
+    if (edgeScope) return edgeScope.school;
     const chosen = localStorage.getItem(SCHOOL) || '';
     const allowed = this.me?.schools;
     if (Array.isArray(allowed) && !allowed.includes(chosen)) return allowed[0] || '';

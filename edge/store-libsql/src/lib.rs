@@ -5,6 +5,7 @@
 //! async workers.
 
 mod rewrite;
+mod statements;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use essp_store::value::sqlite_timestamp;
 use essp_store::{Database, Engine, Executor, LockGuard, Row, SqlType, StoreError, Transaction, Value};
-use libsql::Connection;
+use statements::Conn;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use rewrite::dollar_to_question;
@@ -34,8 +35,8 @@ struct Inner {
     // Keeps the libsql database object alive as long as its connections.
     _db: libsql::Database,
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
-    readers: std::sync::Mutex<Vec<Connection>>,
+    writer: Arc<Mutex<Conn>>,
+    readers: std::sync::Mutex<Vec<Conn>>,
     reader_slots: tokio::sync::Semaphore,
     active: AtomicU64,
 }
@@ -51,20 +52,23 @@ impl LibsqlDatabase {
         let writer = db.connect().map_err(map_err)?;
         configure(
             &writer,
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            // temp_store: savepoints' undo pages (group commit runs each
+            // request in one) stay in memory instead of a temp file.
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY;",
         )
         .await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = db.connect().map_err(map_err)?;
             configure(&r, "PRAGMA query_only = ON;").await?;
-            readers.push(r);
+            readers.push(Conn::new(r));
         }
         Ok(Self {
             inner: Arc::new(Inner {
                 _db: db,
                 path: path.to_owned(),
-                writer: Arc::new(Mutex::new(writer)),
+                writer: Arc::new(Mutex::new(Conn::new(writer))),
                 readers: std::sync::Mutex::new(readers),
                 reader_slots: tokio::sync::Semaphore::new(READERS),
                 active: AtomicU64::new(0),
@@ -108,7 +112,7 @@ impl LibsqlDatabase {
 
     /// Waits for the single writer connection, rolling back any transaction
     /// a dropped handle left open so it cannot leak into the next user.
-    async fn writer(&self) -> Result<OwnedMutexGuard<Connection>> {
+    async fn writer(&self) -> Result<OwnedMutexGuard<Conn>> {
         let conn = self.inner.writer.clone().lock_owned().await;
         if !conn.is_autocommit() {
             tracing::warn!("rolling back a transaction left open on the SQLite writer");
@@ -122,7 +126,7 @@ impl LibsqlDatabase {
 
     async fn with_reader<T: Send + 'static, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(Connection) -> Fut + Send + 'static,
+        F: FnOnce(Conn) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = libsql::Result<T>>,
     {
         let slot = self
@@ -153,7 +157,7 @@ impl LibsqlDatabase {
     }
 }
 
-async fn configure(conn: &Connection, pragmas: &str) -> Result<()> {
+async fn configure(conn: &libsql::Connection, pragmas: &str) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
     conn.execute_batch(pragmas).await.map_err(map_err)?;
     Ok(())
@@ -162,10 +166,10 @@ async fn configure(conn: &Connection, pragmas: &str) -> Result<()> {
 /// Runs a libsql call on the blocking pool. libsql's local futures do their
 /// work synchronously (including fsync), so they must not run on an async
 /// worker thread.
-async fn call<T, F, Fut>(active: &AtomicU64, conn: Connection, f: F) -> Result<T>
+async fn call<T, F, Fut>(active: &AtomicU64, conn: Conn, f: F) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(Connection) -> Fut + Send + 'static,
+    F: FnOnce(Conn) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = libsql::Result<T>>,
 {
     active.fetch_add(1, Ordering::Relaxed);
@@ -220,8 +224,11 @@ fn from_libsql(v: libsql::Value) -> Value {
     }
 }
 
-async fn query_rows(conn: Connection, sql: String, params: Vec<libsql::Value>) -> libsql::Result<Vec<Row>> {
-    let mut rows = conn.query(&sql, params).await?;
+async fn query_rows(conn: Conn, sql: String, params: Vec<libsql::Value>) -> libsql::Result<Vec<Row>> {
+    conn.rows(&sql, params, read_rows).await
+}
+
+async fn read_rows(mut rows: libsql::Rows) -> libsql::Result<Vec<Row>> {
     let columns: Arc<[String]> = (0..rows.column_count())
         .map(|i| rows.column_name(i).unwrap_or_default().to_owned())
         .collect();
@@ -274,16 +281,13 @@ impl Executor for LibsqlDatabase {
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let (sql, params) = (dollar_to_question(sql), to_libsql(params));
+        let (sql, params) = (sql.to_owned(), to_libsql(params));
         let conn = self.writer().await?;
-        call(&self.inner.active, conn.clone(), |c| async move {
-            c.execute(&sql, params).await
-        })
-        .await
+        call(&self.inner.active, conn.clone(), |c| async move { c.run(&sql, params).await }).await
     }
 
     async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let (sql, params) = (dollar_to_question(sql), to_libsql(params));
+        let (sql, params) = (sql.to_owned(), to_libsql(params));
         if is_read_only(&sql) {
             return self.with_reader(|c| query_rows(c, sql, params)).await;
         }
@@ -363,12 +367,12 @@ impl LockGuard for FileLock {
 
 /// The writer connection held for the life of a transaction.
 struct LibsqlTransaction {
-    conn: Option<OwnedMutexGuard<Connection>>,
+    conn: Option<OwnedMutexGuard<Conn>>,
     db: LibsqlDatabase,
 }
 
 impl LibsqlTransaction {
-    fn conn(&self) -> Result<Connection> {
+    fn conn(&self) -> Result<Conn> {
         self.conn
             .as_ref()
             .map(|c| (**c).clone())
@@ -395,12 +399,12 @@ impl Executor for LibsqlTransaction {
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let (sql, params, conn) = (dollar_to_question(sql), to_libsql(params), self.conn()?);
-        inline(&self.db.inner.active, async move { conn.execute(&sql, params).await }).await
+        let (params, conn) = (to_libsql(params), self.conn()?);
+        inline(&self.db.inner.active, async move { conn.run(sql, params).await }).await
     }
 
     async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let (sql, params, conn) = (dollar_to_question(sql), to_libsql(params), self.conn()?);
+        let (sql, params, conn) = (sql.to_owned(), to_libsql(params), self.conn()?);
         inline(&self.db.inner.active, query_rows(conn, sql, params)).await
     }
 

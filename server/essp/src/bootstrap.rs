@@ -249,6 +249,8 @@ fn presign_expiry(settings: &Settings) -> std::time::Duration {
 
 /// The HTTP layer's settings, from the process configuration.
 pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
+    // An edge's tenant and school are the UI's fixed scope; central has none.
+    let edge_scope = |id: &Option<String>| id.clone().filter(|_| settings.mode == essp_config::Mode::Edge);
     Ok(HttpConfig {
         tenant_header: settings.tenancy.tenant_header.clone(),
         school_header: settings.tenancy.school_header.clone(),
@@ -290,6 +292,8 @@ pub fn http_config(settings: &Settings, role: Role) -> Result<HttpConfig> {
             oidc_client_id: settings.auth.ui_client_id.clone(),
             tenant_header: settings.tenancy.tenant_header.clone(),
             school_header: settings.tenancy.school_header.clone(),
+            tenant_id: edge_scope(&settings.tenant_id),
+            school_id: edge_scope(&settings.school_id),
             version: essp_http::web_admin::version(),
         },
         edge_node: settings.mode == essp_config::Mode::Edge,

@@ -100,6 +100,19 @@ async fn contacts_and_one_primary(backend: Backend) {
         "validation-failed",
     )
     .await;
+    // A contact of another school (or none) named in the body.
+    assert_problem(
+        call(
+            &s,
+            Method::PATCH,
+            &format!("{base}/primary"),
+            Some(json!({"contactId": "contact_01M8G366H78ZR061GGSE8G9CRV"})),
+        )
+        .await,
+        422,
+        "unknown-contact",
+    )
+    .await;
     assert_problem(
         call(&s, Method::GET, "/v1/schools/bad%20school/contacts", None).await,
         400,

@@ -100,6 +100,11 @@ async fn the_ui_is_served_with_cache_headers_csp_and_settings() {
     assert_eq!(settings["tenantHeader"], "X-Tenant-ID");
     assert_eq!(settings["schoolHeader"], "X-School-ID");
     assert!(settings["oidcIssuer"].is_null());
+    // Central has no fixed scope: the caller picks the tenant and school.
+    assert!(
+        settings["tenantId"].is_null() && settings["schoolId"].is_null(),
+        "{settings}"
+    );
     let base = asset_base(&html);
     assert_eq!(base, format!("/ui/{}/", settings["version"].as_str().unwrap()));
     assert!(!html.contains("{{"), "every placeholder is filled");
@@ -209,7 +214,8 @@ async fn with_tokens_the_page_asks_for_sign_in() {
 /// The UI signs in as its own public client (`ESSP_AUTH_UI_CLIENT_ID`),
 /// while `ESSP_AUTH_CLIENT_ID` keeps naming the client whose
 /// `resource_access` roles the API counts; unset, the UI's client is that
-/// one (as before). `essp config check` shows both.
+/// one (as before). `essp config check` shows both, and every variable it
+/// shows is in the configuration reference (`docs/configuration.md`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_client_id_is_its_own_setting() {
     let ui_client = |s: &Server| {
@@ -231,6 +237,20 @@ async fn the_ui_client_id_is_its_own_setting() {
     assert!(out.status.success(), "{shown}{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("ESSP_AUTH_CLIENT_ID=essp-backend"), "{shown}");
     assert!(shown.contains("ESSP_AUTH_UI_CLIENT_ID=essp-admin-ui"), "{shown}");
+    let reference = std::fs::read_to_string(repo_root().join("docs/configuration.md")).unwrap();
+    let undocumented: Vec<&str> = shown
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .filter(|name| !mentions(&reference, name))
+        .collect();
+    assert!(undocumented.is_empty(), "docs/configuration.md lacks {undocumented:?}");
+}
+
+/// Whether `text` names the variable `name` (not merely a longer one containing it).
+fn mentions(text: &str, name: &str) -> bool {
+    let part_of_name = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+    text.match_indices(name)
+        .any(|(at, _)| !text[..at].ends_with(part_of_name) && !text[at + name.len()..].starts_with(part_of_name))
 }
 
 /// Fails (never skips) when the browser or the npm packages are missing.
@@ -533,10 +553,12 @@ async fn browser_screens_paging_workflow_and_projects() {
 }
 
 /// The sync screens in a real browser (`web-admin/tests/sync-edge.mjs`): an
-/// edge box with no link to central (no `NATS_URL`) says it is offline and
-/// why, and "Sync now" shows the API's problem; an edge linked to a real
-/// central through a private nats-server says it is in sync, and "Sync now"
-/// shows the new state; central's fleet table lists that enrolled edge.
+/// edge's page carries its tenant and school in its settings, so the UI
+/// shows that school, offers nothing to pick and sends both on every call;
+/// an edge box with no link to central (no `NATS_URL`) says it is offline
+/// and why, and "Sync now" shows the API's problem; an edge linked to a
+/// real central through a private nats-server says it is in sync, and "Sync
+/// now" shows the new state; central's fleet table lists that enrolled edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_edge_sync_now_and_central_fleet() {
     const LONE_SCHOOL: &str = "school-2";
@@ -573,6 +595,21 @@ async fn browser_edge_sync_now_and_central_fleet() {
         json(&central, "/v1/sync/edges").await["items"][0]["schoolId"] == SCHOOL
     })
     .await;
+    // An edge's page names the tenant and school it serves; central's none.
+    for (s, mode, school) in [
+        (&edge, "edge", Some(SCHOOL)),
+        (&lone, "edge", Some(LONE_SCHOOL)),
+        (&central, "central", None),
+    ] {
+        let settings = page_settings(&s.http.get(s.url("/")).send().await.unwrap().text().await.unwrap());
+        assert_eq!(settings["mode"], mode, "{settings}");
+        assert_eq!(settings["schoolId"], serde_json::json!(school), "{settings}");
+        assert_eq!(
+            settings["tenantId"],
+            serde_json::json!(school.map(|_| TENANT)),
+            "{settings}"
+        );
+    }
 
     let shots = run_browser_script(
         "sync-edge.mjs",
@@ -583,6 +620,7 @@ async fn browser_edge_sync_now_and_central_fleet() {
             ("ESSP_CENTRAL_URL", &central.base),
             ("ESSP_TENANT", TENANT),
             ("ESSP_SCHOOL", SCHOOL),
+            ("ESSP_LONE_SCHOOL", LONE_SCHOOL),
         ],
     )
     .await;

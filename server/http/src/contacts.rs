@@ -253,7 +253,19 @@ pub async fn set_primary(
         .contact_id
         .as_deref()
         .ok_or_else(|| ApiError::field("contactId", "is required"))?;
-    let current = load(&state, &scope, raw).await?;
+    // The contact is named in the body, not the URL: one that is not this
+    // school's is a mistake in the request (422), not a missing resource.
+    let current = load(&state, &scope, raw).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::Rejected {
+            code: "unknown-contact",
+            detail: format!("{raw} is not a contact of school {school}"),
+            errors: vec![essp_domain::FieldError {
+                field: "contactId".into(),
+                message: "names no contact of this school".into(),
+            }],
+        },
+        e => e,
+    })?;
     if !current.active {
         return Err(ApiError::conflict(
             "inactive-contact",

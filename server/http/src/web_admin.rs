@@ -48,6 +48,11 @@ pub struct UiSettings {
     pub oidc_client_id: String,
     pub tenant_header: String,
     pub school_header: String,
+    /// On an edge, the tenant and school it serves (`ESSP_TENANT_ID`,
+    /// `ESSP_SCHOOL_ID`): the UI's fixed scope, with nothing to pick.
+    /// `None` on central, where the caller chooses.
+    pub tenant_id: Option<String>,
+    pub school_id: Option<String>,
     pub version: &'static str,
 }
 
