@@ -12,9 +12,14 @@ use libsql::{Connection, Statement};
 use crate::rewrite::dollar_to_question;
 
 /// Statements kept per connection. The store's SQL is a few hundred fixed
-/// texts plus some generated ones (IN lists, bulk inserts of varying
-/// width); when generated ones fill the cache it starts over.
-const CAPACITY: usize = 512;
+/// texts plus some generated ones (IN lists of varying length); when
+/// generated ones fill the cache it starts over.
+const CAPACITY: usize = 256;
+
+/// Longer SQL is not kept: it is generated bulk work (multi-row inserts,
+/// long IN lists) that rarely repeats exactly, and its prepared form is
+/// large.
+const LONGEST_KEPT: usize = 2048;
 
 /// A libsql connection and its prepared statements, keyed by the store's
 /// SQL text (`$n` placeholders, before the rewrite).
@@ -71,6 +76,9 @@ impl Conn {
         // Reset releases what the statement holds (read snapshot, locks) and
         // readies it for new bindings.
         stmt.reset();
+        if sql.len() > LONGEST_KEPT {
+            return;
+        }
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= CAPACITY {
             cache.clear();
