@@ -283,7 +283,10 @@ impl Executor for LibsqlDatabase {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         let (sql, params) = (sql.to_owned(), to_libsql(params));
         let conn = self.writer().await?;
-        call(&self.inner.active, conn.clone(), |c| async move { c.run(&sql, params).await }).await
+        call(&self.inner.active, conn.clone(), |c| async move {
+            c.run(&sql, params).await
+        })
+        .await
     }
 
     async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {

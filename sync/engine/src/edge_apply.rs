@@ -232,28 +232,30 @@ pub async fn apply_down(
         ..Default::default()
     };
     let target = target(&this.tenant_id, &this.school_id, true);
+    // The changes of every new envelope, applied together: central's
+    // envelopes are small while it writes, and bulk inserts need many rows.
+    let mut changes: Vec<&RowChange> = Vec::new();
     for (stream_seq, env) in batch {
         let stream_seq = i64::try_from(*stream_seq).unwrap_or(i64::MAX);
-        if stream_seq <= out.cursor {
-            continue;
+        if stream_seq > out.cursor {
+            changes.extend(&env.changes);
+            out.cursor = stream_seq;
         }
-        let changes: Vec<&RowChange> = env.changes.iter().collect();
-        let outcomes = batch::apply_all(tx.as_ref(), &changes, &target).await?;
-        for (change, outcome) in changes.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Applied { conflicts } => {
-                    out.applied += 1;
-                    out.conflicts += conflicts;
-                }
-                Outcome::Rejected(reason) => {
-                    // Central wrote it; an edge cannot refuse it without
-                    // diverging. Say so loudly and keep going.
-                    out.rejected += 1;
-                    tracing::error!(table = %change.table, row = %change.row_id, %reason, "a change from central could not be applied");
-                }
+    }
+    let outcomes = batch::apply_all(tx.as_ref(), &changes, &target).await?;
+    for (change, outcome) in changes.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Applied { conflicts } => {
+                out.applied += 1;
+                out.conflicts += conflicts;
+            }
+            Outcome::Rejected(reason) => {
+                // Central wrote it; an edge cannot refuse it without
+                // diverging. Say so loudly and keep going.
+                out.rejected += 1;
+                tracing::error!(table = %change.table, row = %change.row_id, %reason, "a change from central could not be applied");
             }
         }
-        out.cursor = stream_seq;
     }
     edges::set_position(tx.as_ref(), edges::DOWN_CURSOR, out.cursor).await?;
     tx.commit().await?;

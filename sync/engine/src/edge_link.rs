@@ -140,20 +140,23 @@ impl EdgeLink {
         let mut last_checkpoint: Option<Instant> = None;
         let mut refused = false;
         loop {
-            let mut published = 0;
+            let (mut published, mut drained) = (0, false);
             if !refused {
                 let pending = outbox::pending(self.db.as_ref(), next - 1, UP_BATCH).await?;
                 if let Some(env) = self.envelope(&pending).await? {
                     self.publish(&js, &env).await?;
                     next = env.last_seq + 1;
                     published = env.changes.len();
+                    drained = published == pending.len() && pending.len() < UP_BATCH as usize;
                 }
             }
             let periodic = last_checkpoint.is_none_or(|t| t.elapsed() >= self.checkpoint_every);
             let unconfirmed = next - 1 > self.status.get().confirmed_seq;
-            // After a catch-up (a short batch), and while changes wait for
-            // confirmation, ask central where it is.
-            let catch_up = published > 0 && published < UP_BATCH as usize;
+            // After a catch-up (the outbox is sent to its end), and while
+            // changes wait for confirmation, ask central where it is. Not
+            // after each envelope cut short by its size: a checkpoint per
+            // envelope cost more than the publishing.
+            let catch_up = drained;
             if periodic || catch_up || (unconfirmed && published == 0) {
                 // Digests only once caught up: while changes wait they
                 // differ anyway, and hashing a big school costs time.

@@ -57,6 +57,7 @@ scenarios!(
     future_clocks_are_quarantined,
     edge_clock_two_hours_ahead_still_converges,
     rejected_change_does_not_wedge,
+    a_bad_row_among_interleaved_tables_is_rejected_alone,
     append_only_id_collision_is_not_silently_dropped,
     down_apply_keeps_cursor_with_rows,
     an_edge_a_release_apart_keeps_syncing,
@@ -907,6 +908,72 @@ async fn rejected_change_does_not_wedge(central: Backend, edge: Backend) {
     );
     assert!(exists(p.c(), &later).await);
     assert_eq!(p.edge_record().await.applied_seq, 4);
+}
+
+/// The bulk path takes a window of several tables at once (a local
+/// transaction interleaves an incident and its audit row); a bad row in the
+/// middle of it sends the window one by one, in order, and only that row is
+/// refused.
+async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ctx = AuditContext {
+        actor: "head-teacher".into(),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = create(p.e(), &format!("Incident {n}")).await;
+        let change = audit::Change {
+            tenant: TENANT,
+            school: SCHOOL,
+            action: "incident.create",
+            entity_type: "incident",
+            entity_id: id.as_str(),
+            before: None,
+            after: Some(json!({"n": n})),
+        };
+        audit::append(p.e(), &ctx, change, essp_domain::now()).await.unwrap();
+        ids.push(id);
+    }
+    let mut changes = p.edge_changes(0).await;
+    let tables: Vec<&str> = changes.iter().map(|c| c.table.as_str()).collect();
+    assert_eq!(
+        tables,
+        [
+            "incidents",
+            "audit_logs",
+            "incidents",
+            "audit_logs",
+            "incidents",
+            "audit_logs"
+        ]
+    );
+    changes[2].fields.insert("sla_breached".into(), json!("yes"));
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&changes)).await,
+        UpResult::Applied {
+            applied_seq: 6,
+            rejected: 1,
+            conflicts: 0
+        }
+    );
+    assert!(exists(p.c(), &ids[0]).await);
+    assert!(!exists(p.c(), &ids[1]).await, "nothing of a rejected change is written");
+    assert!(exists(p.c(), &ids[2]).await);
+    let audit_rows = p
+        .c()
+        .count(
+            "SELECT COUNT(*) AS n FROM audit_logs WHERE tenant_id = $1",
+            &[TENANT.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit_rows, 3);
+    let rejections = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(rejections.len(), 1, "{rejections:?}");
+    assert_eq!((rejections[0].seq, rejections[0].row_id.as_str()), (3, ids[1].as_str()));
 }
 
 /// Guarantees 4/5 for append-only rows: an edge row whose id collides with

@@ -18,6 +18,10 @@ use crate::value::Value;
 
 /// Rows per multi-row statement (well under both engines' parameter limits).
 const ROWS_PER_STATEMENT: usize = 200;
+/// Changes looked at together: a local transaction interleaves tables (an
+/// incident and its audit row), so runs of one table were a row or two
+/// long and the bulk path did four statements per row.
+const ROWS_PER_WINDOW: usize = 1000;
 
 /// Applies `changes` in order inside the caller's transaction; one outcome
 /// per change, as [`merge::apply`] would give.
@@ -25,23 +29,23 @@ pub async fn apply_all(ex: &dyn Executor, changes: &[&RowChange], target: &Targe
     let mut outcomes = Vec::with_capacity(changes.len());
     let mut i = 0;
     while i < changes.len() {
-        let Some(t) = fast_table(changes[i], target) else {
+        // A window of consecutive candidate changes, each row once.
+        let mut window: Vec<(&'static Table, &RowChange)> = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(c) = changes.get(i + window.len())
+            && window.len() < ROWS_PER_WINDOW
+            && let Some(t) = fast_table(c, target)
+            && seen.insert((t.name, c.row_id.as_str()))
+        {
+            window.push((t, c));
+        }
+        if window.is_empty() {
             outcomes.push(merge::apply(ex, changes[i], target).await?);
             i += 1;
-            continue;
-        };
-        // A run of candidate changes of one table, each row once.
-        let mut seen = HashSet::new();
-        let mut end = i;
-        while end < changes.len()
-            && end - i < ROWS_PER_STATEMENT
-            && fast_table(changes[end], target).is_some_and(|u| u.name == t.name)
-            && seen.insert(changes[end].row_id.as_str())
-        {
-            end += 1;
+        } else {
+            i += window.len();
+            outcomes.extend(apply_window(ex, &window, target).await?);
         }
-        outcomes.extend(apply_run(ex, t, &changes[i..end], target).await?);
-        i = end;
     }
     Ok(outcomes)
 }
@@ -70,22 +74,44 @@ fn fast_table(change: &RowChange, target: &Target<'_>) -> Option<&'static Table>
     (plain && whole && clocks_ok && merge::admissible(change, target).is_ok()).then_some(t)
 }
 
-/// Inserts the rows of `run` the receiver has never seen in bulk; applies
-/// the others one by one. Falls back to one by one for the whole run if
-/// the bulk insert hits a constraint (so the offender is found and
-/// rejected alone).
-async fn apply_run(ex: &dyn Executor, t: &Table, run: &[&RowChange], target: &Target<'_>) -> Result<Vec<Outcome>> {
-    let ids: Vec<&str> = run.iter().map(|c| c.row_id.as_str()).collect();
-    let known = known_ids(ex, t, target.tenant_id, &ids).await?;
-    let fresh: Vec<&RowChange> = run
-        .iter()
-        .copied()
-        .filter(|c| !known.contains(c.row_id.as_str()))
-        .collect();
+/// Inserts the rows of `window` the receiver has never seen in bulk, a few
+/// statements per table (tables in order of first appearance, so a row
+/// comes after the rows it refers to); applies the others one by one, in
+/// order. Falls back to one by one for the whole window if the bulk insert
+/// hits a constraint (so the offender is found and rejected alone).
+async fn apply_window(
+    ex: &dyn Executor,
+    window: &[(&'static Table, &RowChange)],
+    target: &Target<'_>,
+) -> Result<Vec<Outcome>> {
+    let mut tables: Vec<(&Table, Vec<&RowChange>)> = Vec::new();
+    for (t, c) in window {
+        match tables.iter_mut().find(|(u, _)| u.name == t.name) {
+            Some((_, rows)) => rows.push(c),
+            None => tables.push((t, vec![c])),
+        }
+    }
+    let mut known = HashSet::new();
+    let mut fresh: Vec<(&Table, Vec<&RowChange>)> = Vec::new();
+    for (t, rows) in &tables {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let ids: Vec<&str> = chunk.iter().map(|c| c.row_id.as_str()).collect();
+            let held = known_ids(ex, t, target.tenant_id, &ids).await?;
+            let new: Vec<&RowChange> = chunk
+                .iter()
+                .copied()
+                .filter(|c| !held.contains(c.row_id.as_str()))
+                .collect();
+            known.extend(held.into_iter().map(|id| (t.name, id)));
+            if !new.is_empty() {
+                fresh.push((t, new));
+            }
+        }
+    }
     let mut bulk_ok = true;
     if !fresh.is_empty() {
         ex.execute("SAVEPOINT sync_bulk", &[]).await?;
-        match insert_fresh(ex, t, &fresh).await {
+        match insert_fresh(ex, &fresh).await {
             Ok(()) => {
                 ex.execute("RELEASE SAVEPOINT sync_bulk", &[]).await?;
             }
@@ -101,9 +127,9 @@ async fn apply_run(ex: &dyn Executor, t: &Table, run: &[&RowChange], target: &Ta
             Err(e) => return Err(e),
         }
     }
-    let mut out = Vec::with_capacity(run.len());
-    for c in run {
-        if bulk_ok && !known.contains(c.row_id.as_str()) {
+    let mut out = Vec::with_capacity(window.len());
+    for (t, c) in window {
+        if bulk_ok && !known.contains(&(t.name, c.row_id.clone())) {
             out.push(Outcome::Applied { conflicts: 0 });
         } else {
             out.push(merge::apply(ex, c, target).await?);
@@ -139,12 +165,15 @@ async fn known_ids(ex: &dyn Executor, t: &Table, tenant: &str, ids: &[&str]) -> 
     rows.iter().chain(&tracked).map(|r| r.text("id")).collect()
 }
 
-async fn insert_fresh(ex: &dyn Executor, t: &Table, fresh: &[&RowChange]) -> Result<()> {
-    let images: Vec<_> = fresh.iter().map(|c| &c.fields).collect();
-    row::insert_many(ex, t, &images).await?;
-    let tracked: Vec<(&str, Tracked)> = fresh
-        .iter()
-        .map(|c| (c.row_id.as_str(), row::arrived(t, &c.fields, &c.clocks)))
-        .collect();
-    row::track_many(ex, t, &tracked).await
+async fn insert_fresh(ex: &dyn Executor, fresh: &[(&Table, Vec<&RowChange>)]) -> Result<()> {
+    for (t, rows) in fresh {
+        let images: Vec<_> = rows.iter().map(|c| &c.fields).collect();
+        row::insert_many(ex, t, &images).await?;
+        let tracked: Vec<(&str, Tracked)> = rows
+            .iter()
+            .map(|c| (c.row_id.as_str(), row::arrived(t, &c.fields, &c.clocks)))
+            .collect();
+        row::track_many(ex, t, &tracked).await?;
+    }
+    Ok(())
 }

@@ -92,9 +92,12 @@ pub async fn depth(ex: &dyn Executor) -> Result<Depth> {
     // Through the primary key only (a checkpoint asks often, and a big
     // backlog made COUNT/MIN over the table show): an edge's outbox holds
     // one contiguous run of positions, so its size is last - first + 1.
+    // One subquery per end: SQLite reads MIN or MAX off the key only when
+    // it is the query's sole aggregate, and scanned the whole outbox (all
+    // of its change JSON) for both in one SELECT.
     let ends = ex
         .fetch_optional(
-            "SELECT MIN(seq) AS first_seq, MAX(seq) AS last_seq FROM sync_outbox",
+            "SELECT (SELECT MIN(seq) FROM sync_outbox) AS first_seq, (SELECT MAX(seq) FROM sync_outbox) AS last_seq",
             &[],
         )
         .await?;
