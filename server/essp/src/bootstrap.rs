@@ -125,6 +125,10 @@ fn install_metrics() -> Result<PrometheusHandle> {
     metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served");
     metrics::describe_gauge!("db_connections_active", "Database connections in use");
     metrics::describe_histogram!("db_query_duration_seconds", "Database statement latency");
+    metrics::describe_histogram!(
+        "db_group_commit_writes",
+        "Handler writes committed together in one shared SQLite transaction"
+    );
     metrics::describe_counter!("incidents_created_total", "Incidents created");
     metrics::describe_counter!("work_orders_created_total", "Work orders created");
     metrics::describe_counter!(
