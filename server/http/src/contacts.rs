@@ -256,14 +256,12 @@ pub async fn set_primary(
     // The contact is named in the body, not the URL: one that is not this
     // school's is a mistake in the request (422), not a missing resource.
     let current = load(&state, &scope, raw).await.map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::Rejected {
-            code: "unknown-contact",
-            detail: format!("{raw} is not a contact of school {school}"),
-            errors: vec![essp_domain::FieldError {
-                field: "contactId".into(),
-                message: "names no contact of this school".into(),
-            }],
-        },
+        ApiError::NotFound(_) => ApiError::unknown_reference(
+            "unknown-contact",
+            "contactId",
+            "names no contact of this school",
+            format!("{raw} is not a contact of school {school}"),
+        ),
         e => e,
     })?;
     if !current.active {

@@ -79,6 +79,19 @@ impl ApiError {
         ApiError::Validation(ValidationError::single(field, message))
     }
 
+    /// The body names something that does not exist (a 422: the request is
+    /// well-formed, but one of its references does not resolve).
+    pub fn unknown_reference(code: &'static str, field: &str, message: &str, detail: String) -> Self {
+        ApiError::Rejected {
+            code,
+            detail,
+            errors: vec![essp_domain::FieldError {
+                field: field.into(),
+                message: message.into(),
+            }],
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } | ApiError::Validation(_) => StatusCode::BAD_REQUEST,

@@ -15,14 +15,12 @@ use crate::problem::{ApiError, ApiResult};
 pub async fn resolve(db: &dyn Executor, scope: &Scope, device: &str) -> ApiResult<ssot_snapshot::Context> {
     let c = ssot_snapshot::context(db, scope.tenant(), scope.school(), device).await?;
     if !c.device_found && c.tenant_has_devices {
-        return Err(ApiError::Rejected {
-            code: "unknown-device",
-            detail: format!("device {device} is not in this tenant's device register"),
-            errors: vec![essp_domain::FieldError {
-                field: "deviceId".into(),
-                message: "names no device of the SSOT".into(),
-            }],
-        });
+        return Err(ApiError::unknown_reference(
+            "unknown-device",
+            "deviceId",
+            "names no device of the SSOT",
+            format!("device {device} is not in this tenant's device register"),
+        ));
     }
     Ok(c)
 }
