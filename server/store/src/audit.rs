@@ -247,7 +247,12 @@ pub async fn seal(ex: &dyn Executor, tenant: &str, limit: i64) -> Result<usize> 
                 hash.as_str().into(),
             ]);
         }
-        sql.push_str(") AS v WHERE audit_logs.id = v.column1 AND audit_logs.seq IS NULL");
+        // `+seq`: the unary plus keeps the planner off the partial index of
+        // unsealed rows. With that index as the outer loop, SQLite scanned
+        // the whole VALUES list once per unsealed row (a backlog of 10,000
+        // made each statement take 120 ms instead of 0.7 ms); the key
+        // lookup per listed row is what this statement needs.
+        sql.push_str(") AS v WHERE audit_logs.id = v.column1 AND +audit_logs.seq IS NULL");
         ex.execute(&sql, &params).await?;
     }
     if !rows.is_empty() {

@@ -1,0 +1,16 @@
+-- The key leads with row_id, as on Postgres (see its 0025): lookups by id
+-- lists search the key by id whatever the statistics say. SQLite cannot
+-- change a primary key, so the table is rebuilt (nothing references it).
+CREATE TABLE sync_rows_new (
+    table_name TEXT NOT NULL,
+    row_id     TEXT NOT NULL,
+    tenant_id  TEXT NOT NULL,
+    school_id  TEXT NOT NULL,
+    image      TEXT NOT NULL,
+    clocks     TEXT NOT NULL,
+    PRIMARY KEY (row_id, table_name, tenant_id)
+);
+INSERT INTO sync_rows_new (table_name, row_id, tenant_id, school_id, image, clocks)
+    SELECT table_name, row_id, tenant_id, school_id, image, clocks FROM sync_rows;
+DROP TABLE sync_rows;
+ALTER TABLE sync_rows_new RENAME TO sync_rows;
