@@ -58,6 +58,7 @@ scenarios!(
     edge_clock_two_hours_ahead_still_converges,
     rejected_change_does_not_wedge,
     a_bad_row_among_interleaved_tables_is_rejected_alone,
+    an_audit_row_without_json_state_is_refused_and_sealing_goes_on,
     append_only_id_collision_is_not_silently_dropped,
     down_apply_keeps_cursor_with_rows,
     an_edge_a_release_apart_keeps_syncing,
@@ -974,6 +975,57 @@ async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, 
         .unwrap();
     assert_eq!(rejections.len(), 1, "{rejections:?}");
     assert_eq!((rejections[0].seq, rejections[0].row_id.as_str()), (3, ids[1].as_str()));
+}
+
+/// The audit trail keeps its before/after state as exact JSON text. An edge
+/// row holding anything else there is refused: stored, it would fail every
+/// read of the row, and sealing of the tenant's whole chain would stall.
+async fn an_audit_row_without_json_state_is_refused_and_sealing_goes_on(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ctx = AuditContext {
+        actor: "head-teacher".into(),
+        ..Default::default()
+    };
+    for n in 0..3 {
+        let id = create(p.e(), &format!("Incident {n}")).await;
+        let change = audit::Change {
+            tenant: TENANT,
+            school: SCHOOL,
+            action: "incident.create",
+            entity_type: "incident",
+            entity_id: id.as_str(),
+            before: None,
+            after: Some(json!({"n": n})),
+        };
+        audit::append(p.e(), &ctx, change, essp_domain::now()).await.unwrap();
+    }
+    let mut changes = p.edge_changes(0).await;
+    assert_eq!(changes[1].table, "audit_logs");
+    changes[1].fields.insert("after_state".into(), json!("not json"));
+    changes[3].fields.insert("before_state".into(), json!(""));
+    let refused = [changes[1].row_id.clone(), changes[3].row_id.clone()];
+    assert_eq!(
+        p.apply_up(&p.up_envelope(&changes)).await,
+        UpResult::Applied {
+            applied_seq: 6,
+            rejected: 2,
+            conflicts: 0
+        }
+    );
+    let rejections = journal::rejections(p.c(), TENANT, SCHOOL, &p.epoch, 0, 100)
+        .await
+        .unwrap();
+    let rejected: Vec<&str> = rejections.iter().map(|r| r.row_id.as_str()).collect();
+    assert_eq!(rejected, [refused[0].as_str(), refused[1].as_str()]);
+    assert!(rejections[0].reason.contains("after_state"), "{rejections:?}");
+    // The accepted audit row is sealed and listed like any other.
+    assert_eq!(audit::seal(p.c(), TENANT, 100).await.unwrap(), 1);
+    let all = audit::AuditFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    let page = audit::list(p.c(), TENANT, &all).await.unwrap();
+    assert_eq!(page.items.len(), 1);
 }
 
 /// Guarantees 4/5 for append-only rows: an edge row whose id collides with

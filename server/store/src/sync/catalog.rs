@@ -170,6 +170,12 @@ fn ssot_snapshots() -> impl Iterator<Item = Table> {
     })
 }
 
+/// Columns that hold JSON as text, kept exactly as written (the audit chain
+/// hashes the stored text): a change must carry JSON text or null there.
+/// Anything else would be stored, and then every read of the row (the
+/// audit list, the sealer of the whole tenant's chain) would fail on it.
+pub const JSON_TEXT: &[(&str, &str)] = &[("audit_logs", "before_state"), ("audit_logs", "after_state")];
+
 /// The optimistic-lock counter is each side's own: a merge that changes a
 /// row bumps it locally, so a client holding the pre-merge version gets a
 /// 409 instead of overwriting what the merge brought in.

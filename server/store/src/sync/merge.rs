@@ -108,6 +108,17 @@ pub(crate) fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), 
             clock.parse::<Hlc>().map_err(|e| format!("field {field}: {e}"))?;
         }
     }
+    for (_, column) in catalog::JSON_TEXT.iter().filter(|(table, _)| *table == t.name) {
+        let json_or_null = match change.fields.get(*column) {
+            None | Some(serde_json::Value::Null) => true,
+            Some(v) => v
+                .as_str()
+                .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()),
+        };
+        if !json_or_null {
+            return Err(format!("field {column} must hold JSON text or null"));
+        }
+    }
     Ok(())
 }
 
