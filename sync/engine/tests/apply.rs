@@ -911,19 +911,16 @@ async fn rejected_change_does_not_wedge(central: Backend, edge: Backend) {
     assert_eq!(p.edge_record().await.applied_seq, 4);
 }
 
-/// The bulk path takes a window of several tables at once (a local
-/// transaction interleaves an incident and its audit row); a bad row in the
-/// middle of it sends the window one by one, in order, and only that row is
-/// refused.
-async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, edge: Backend) {
-    let p = Pair::new(central, edge).await;
+/// `n` incidents written at the edge, each followed by its audit row (as
+/// one local transaction would interleave them).
+async fn incidents_with_audit_rows(p: &Pair, n: usize) -> Vec<Id> {
     let ctx = AuditContext {
         actor: "head-teacher".into(),
         ..Default::default()
     };
     let mut ids = Vec::new();
-    for n in 0..3 {
-        let id = create(p.e(), &format!("Incident {n}")).await;
+    for i in 0..n {
+        let id = create(p.e(), &format!("Incident {i}")).await;
         let change = audit::Change {
             tenant: TENANT,
             school: SCHOOL,
@@ -931,11 +928,21 @@ async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, 
             entity_type: "incident",
             entity_id: id.as_str(),
             before: None,
-            after: Some(json!({"n": n})),
+            after: Some(json!({"n": i})),
         };
         audit::append(p.e(), &ctx, change, essp_domain::now()).await.unwrap();
         ids.push(id);
     }
+    ids
+}
+
+/// The bulk path takes a window of several tables at once (a local
+/// transaction interleaves an incident and its audit row); a bad row in the
+/// middle of it sends the window one by one, in order, and only that row is
+/// refused.
+async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let ids = incidents_with_audit_rows(&p, 3).await;
     let mut changes = p.edge_changes(0).await;
     let tables: Vec<&str> = changes.iter().map(|c| c.table.as_str()).collect();
     assert_eq!(
@@ -982,23 +989,7 @@ async fn a_bad_row_among_interleaved_tables_is_rejected_alone(central: Backend, 
 /// read of the row, and sealing of the tenant's whole chain would stall.
 async fn an_audit_row_without_json_state_is_refused_and_sealing_goes_on(central: Backend, edge: Backend) {
     let p = Pair::new(central, edge).await;
-    let ctx = AuditContext {
-        actor: "head-teacher".into(),
-        ..Default::default()
-    };
-    for n in 0..3 {
-        let id = create(p.e(), &format!("Incident {n}")).await;
-        let change = audit::Change {
-            tenant: TENANT,
-            school: SCHOOL,
-            action: "incident.create",
-            entity_type: "incident",
-            entity_id: id.as_str(),
-            before: None,
-            after: Some(json!({"n": n})),
-        };
-        audit::append(p.e(), &ctx, change, essp_domain::now()).await.unwrap();
-    }
+    incidents_with_audit_rows(&p, 3).await;
     let mut changes = p.edge_changes(0).await;
     assert_eq!(changes[1].table, "audit_logs");
     changes[1].fields.insert("after_state".into(), json!("not json"));
