@@ -299,6 +299,18 @@ async function signInRefreshSignOut() {
   // provider, by design: rotation is checked by its value above instead.)
 
   step('a token the server rejects early: renew once and send the call again');
+  // The token to corrupt must be far from its renewal point, or the page
+  // renews it before the call and the 401 path is never taken. Under load
+  // the steps above can use most of a 25 s token: then the page renews
+  // first (a reload renews a due token before its first call).
+  const current = claims((await stored(page)).token);
+  if (current.exp * 1000 - Date.now() < 15_000) {
+    await page.waitForFunction((exp) => exp * 1000 - Date.now() < 5_000, current.exp, { polling: 250, timeout: 30_000 });
+    const renewed = tokenRequest(page, 'refresh_token');
+    await page.reload();
+    await renewed;
+    await page.waitForLoadState('networkidle');
+  }
   // As after a key rotation at the provider: the token no longer verifies.
   await page.evaluate(() => {
     const t = sessionStorage.getItem('essp.token');
