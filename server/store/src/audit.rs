@@ -74,7 +74,9 @@ pub struct AuditEntry {
 pub struct StoredJson(Box<serde_json::value::RawValue>);
 
 impl StoredJson {
-    fn from_text(column: &str, text: String) -> Result<Self> {
+    /// The stored text of `column`, if it is JSON (what every read of an
+    /// audit row requires; sync refuses an edge's row that fails it).
+    pub(crate) fn from_text(column: &str, text: String) -> Result<Self> {
         serde_json::value::RawValue::from_string(text)
             .map(StoredJson)
             .map_err(|e| StoreError::decode(column, e.to_string()))

@@ -113,7 +113,7 @@ pub(crate) fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), 
             None | Some(serde_json::Value::Null) => true,
             Some(v) => v
                 .as_str()
-                .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()),
+                .is_some_and(|text| crate::audit::StoredJson::from_text(column, text.to_owned()).is_ok()),
         };
         if !json_or_null {
             return Err(format!("field {column} must hold JSON text or null"));
