@@ -427,13 +427,15 @@ freshness() {
 }
 
 verify() {
-  log "convergence check: essp sync verify on edge $SCHOOL_A (not timed)"
-  local rc=0
+  log "convergence check: essp sync verify on edge $SCHOOL_A (timed: digests are linear in a school's rows)"
+  local rc=0 t0 secs
+  t0=$(date +%s%N)
   env -i "PATH=$PATH" "HOME=$HOME" LOG_LEVEL=warn ESSP_MODE=edge "ESSP_TENANT_ID=$TENANT" \
     "ESSP_SCHOOL_ID=$SCHOOL_A" "ESSP_DATA_DIR=$WORK/edge-$SCHOOL_A" "NATS_URL=nats://127.0.0.1:$NATS_PORT" \
     "ESSP_EDGE_HOST_ID=bench-box-$SCHOOL_A" "$ESSP" sync verify >"$WORK/verify.txt" 2>&1 || rc=$?
+  secs=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
   if ((rc == 0)); then
-    echo "same (every table)" >"$WORK/verify.result"
+    echo "same (every table) in $secs s" >"$WORK/verify.result"
   elif grep -q 'DIFFERENT' "$WORK/verify.txt"; then
     echo "DIFFERENT" >"$WORK/verify.result"
   else

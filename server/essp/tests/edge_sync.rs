@@ -773,8 +773,14 @@ async fn projects_come_down_and_an_edge_cannot_change_them() {
     })
     .await;
     wait_field(&edge, &project_path, "notes", &json!("rollout")).await;
-    let (_, phases) = get(&edge, &format!("{project_path}/phases")).await;
-    assert_eq!(phases["items"][0]["status"], "in_progress", "{phases}");
+    // The status change is central's later transaction, so it comes down in
+    // a later envelope than the phase and its checklist.
+    let phases_path = format!("{project_path}/phases");
+    wait_until("the phase's status reached the edge", async || {
+        let (status, phases) = get(&edge, &phases_path).await;
+        status == 200 && phases["items"][0]["status"] == "in_progress"
+    })
+    .await;
     let (_, items) = get(&edge, &checklist).await;
     let item_id = items["items"][0]["id"].as_str().unwrap().to_owned();
 

@@ -47,6 +47,13 @@ pub struct Dialect {
     /// looks at every table and analyzes the ones that need it, sampling
     /// at most 1,000 rows per index. Postgres's autovacuum does this itself.
     pub refresh_statistics: Option<&'static str>,
+    /// Written before a column in a condition, keeps the planner from
+    /// searching an index led by that column (SQLite's unary `+`; Postgres
+    /// plans from statistics and has no such operator on text). Paging a
+    /// school's rows by id uses it: without statistics SQLite searches a
+    /// `(tenant_id, school_id, …)` index and sorts the whole school for
+    /// every page, where walking the id key is linear.
+    pub not_indexed: &'static str,
 }
 
 impl Dialect {
@@ -56,6 +63,7 @@ impl Dialect {
         analyze_during_bulk: true,
         unsealed_audit_rows: "audit_logs",
         refresh_statistics: None,
+        not_indexed: "",
     };
     pub const SQLITE: Dialect = Dialect {
         ilike: "LIKE",
@@ -63,6 +71,7 @@ impl Dialect {
         analyze_during_bulk: false,
         unsealed_audit_rows: "audit_logs INDEXED BY audit_logs_unsealed_idx",
         refresh_statistics: Some("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"),
+        not_indexed: "+",
     };
 }
 

@@ -52,16 +52,6 @@ pub fn to_param(col: &Column, v: &serde_json::Value) -> Result<Value> {
     })
 }
 
-/// The condition selecting one school's rows (`$n` is the school); every
-/// row of the tenant for a tenant-wide table (still naming `$n`, so both
-/// engines are handed the same parameters).
-fn in_school(table: &Table, n: usize) -> String {
-    match table.school_column {
-        None => format!("${n} = ${n}"),
-        Some(column) => format!("{column} = ${n}"),
-    }
-}
-
 fn select_list(table: &Table) -> String {
     table.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
 }
@@ -136,7 +126,7 @@ pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
 }
 
 /// Up to `limit` replicated rows of a table in one school with ids after
-/// `after`, ordered by id (a snapshot page).
+/// `after`, ordered by id (a snapshot page, a digest's page).
 pub async fn read_page(
     ex: &dyn Executor,
     table: &Table,
@@ -145,11 +135,25 @@ pub async fn read_page(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Fields>> {
+    // Pages walk the primary key, so reading a whole school is linear: an
+    // index led by the tenant or the school would sort the school's rows
+    // again for every page.
+    let not_indexed = ex.dialect().not_indexed;
+    let tenant_cond = if table.tenant_keyed {
+        "tenant_id = $1".to_owned()
+    } else {
+        format!("{not_indexed}tenant_id = $1")
+    };
+    let school_cond = match table.school_column {
+        // Tenant-wide: every row, still naming $2 so both engines are
+        // handed the same parameters.
+        None => "$2 = $2".to_owned(),
+        Some(column) => format!("{not_indexed}{column} = $2"),
+    };
     let sql = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1 AND {} AND id > $3 ORDER BY id LIMIT $4",
+        "SELECT {} FROM {} WHERE {tenant_cond} AND {school_cond} AND id > $3 ORDER BY id LIMIT $4",
         select_list(table),
         table.name,
-        in_school(table, 2)
     );
     ex.fetch_all(&sql, &[tenant.into(), school.into(), after.into(), limit.into()])
         .await?
