@@ -156,6 +156,14 @@ impl BlobStore {
         Ok(got.into_stream().map(|r| r.map_err(store_err)).boxed())
     }
 
+    /// Bytes `range` of `key` (the range must lie within the object).
+    pub async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes, BlobError> {
+        self.store
+            .get_range(&ObjectPath::from(key), range)
+            .await
+            .map_err(store_err)
+    }
+
     /// Size of the stored object (to confirm an upload).
     pub async fn size(&self, key: &str) -> Result<u64, BlobError> {
         Ok(self.store.head(&ObjectPath::from(key)).await.map_err(store_err)?.size)

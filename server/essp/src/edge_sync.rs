@@ -49,6 +49,14 @@ impl BlobAccess for Blobs {
         }
     }
 
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Option<bytes::Bytes>, String> {
+        match self.0.get_range(key, range).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(essp_blobs::BlobError::NotFound) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), String> {
         let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
         self.0

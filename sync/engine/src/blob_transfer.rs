@@ -22,6 +22,8 @@ use crate::SyncError;
 #[async_trait]
 pub trait BlobAccess: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, String>;
+    /// Bytes `range` of a blob, which lies within it.
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Option<Bytes>, String>;
     async fn put(&self, key: &str, bytes: Bytes) -> Result<(), String>;
     async fn exists(&self, key: &str) -> Result<bool, String>;
     async fn delete(&self, key: &str) -> Result<(), String>;
@@ -203,11 +205,19 @@ pub async fn serve(
             &format!("no chunk of a blob of {size} bytes starts at {at}"),
         ));
     }
-    let Some(bytes) = store.get(key).await.map_err(storage)? else {
+    // Only this chunk's bytes are read: a photo is fetched in many chunks.
+    // (An empty blob has no range to read.)
+    let end = (at + BLOB_CHUNK).min(size);
+    let bytes = if end > at {
+        store.get_range(key, at..end).await.map_err(storage)?
+    } else {
+        Some(Bytes::new())
+    };
+    let Some(bytes) = bytes else {
         return Ok(reply("wait", at, false, "the blob is missing from object storage"));
     };
-    let mut r = reply("ok", at, at + BLOB_CHUNK >= size, "");
-    r.data = chunk(&bytes, at);
+    let mut r = reply("ok", at, end >= size, "");
+    r.data = base64::engine::general_purpose::STANDARD.encode(&bytes);
     Ok(r)
 }
 

@@ -1840,6 +1840,10 @@ impl blob_transfer::BlobAccess for MemStore {
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, String> {
         Ok(self.0.lock().unwrap().get(key).cloned())
     }
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Option<bytes::Bytes>, String> {
+        let held = self.0.lock().unwrap().get(key).cloned();
+        Ok(held.map(|b| b.slice(range.start as usize..range.end as usize)))
+    }
     async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), String> {
         self.0.lock().unwrap().insert(key.into(), bytes);
         Ok(())
