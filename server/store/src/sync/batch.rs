@@ -11,10 +11,9 @@ use essp_sync_proto::{Hlc, RowChange};
 
 use super::catalog::{self, Class, Table};
 use super::merge::{self, Outcome, Target};
-use super::row::{self, Tracked};
+use super::row;
 use crate::error::{Result, StoreError};
 use crate::executor::Executor;
-use crate::value::Value;
 
 /// Rows per multi-row statement (well under both engines' parameter limits).
 const ROWS_PER_STATEMENT: usize = 200;
@@ -70,7 +69,7 @@ fn fast_table(change: &RowChange, target: &Target<'_>) -> Option<&'static Table>
     let clocks_ok = change
         .clocks
         .values()
-        .all(|c| c.parse::<Hlc>().is_ok_and(|h| h.wall_ms <= limit));
+        .all(|c| Hlc::wall_ms_of(c).is_ok_and(|wall_ms| wall_ms <= limit));
     (plain && whole && clocks_ok && merge::admissible(change, target).is_ok()).then_some(t)
 }
 
@@ -91,45 +90,29 @@ async fn apply_window(
             None => tables.push((t, vec![c])),
         }
     }
-    let mut known = HashSet::new();
-    let mut fresh: Vec<(&Table, Vec<&RowChange>)> = Vec::new();
-    for (t, rows) in &tables {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let ids: Vec<&str> = chunk.iter().map(|c| c.row_id.as_str()).collect();
-            let held = known_ids(ex, t, target.tenant_id, &ids).await?;
-            let new: Vec<&RowChange> = chunk
-                .iter()
-                .copied()
-                .filter(|c| !held.contains(c.row_id.as_str()))
-                .collect();
-            known.extend(held.into_iter().map(|id| (t.name, id)));
-            if !new.is_empty() {
-                fresh.push((t, new));
-            }
+    // Every row is offered to the multi-row inserts, which skip the keys
+    // the receiver holds and name the rows they inserted: asking first
+    // which rows are held cost two more lookups per row.
+    let mut inserted: HashSet<(&str, &str)> = HashSet::new();
+    ex.execute("SAVEPOINT sync_bulk", &[]).await?;
+    match insert_new(ex, &tables, &mut inserted).await {
+        Ok(()) => {
+            ex.execute("RELEASE SAVEPOINT sync_bulk", &[]).await?;
         }
-    }
-    let mut bulk_ok = true;
-    if !fresh.is_empty() {
-        ex.execute("SAVEPOINT sync_bulk", &[]).await?;
-        match insert_fresh(ex, &fresh).await {
-            Ok(()) => {
-                ex.execute("RELEASE SAVEPOINT sync_bulk", &[]).await?;
-            }
-            Err(
-                StoreError::ConstraintViolation { .. }
-                | StoreError::UniqueViolation { .. }
-                | StoreError::InvalidValue(_)
-                | StoreError::Decode { .. },
-            ) => {
-                ex.execute("ROLLBACK TO SAVEPOINT sync_bulk", &[]).await?;
-                bulk_ok = false;
-            }
-            Err(e) => return Err(e),
+        Err(
+            StoreError::ConstraintViolation { .. }
+            | StoreError::UniqueViolation { .. }
+            | StoreError::InvalidValue(_)
+            | StoreError::Decode { .. },
+        ) => {
+            ex.execute("ROLLBACK TO SAVEPOINT sync_bulk", &[]).await?;
+            inserted.clear();
         }
+        Err(e) => return Err(e),
     }
     let mut out = Vec::with_capacity(window.len());
     for (t, c) in window {
-        if bulk_ok && !known.contains(&(t.name, c.row_id.clone())) {
+        if inserted.remove(&(t.name, c.row_id.as_str())) {
             out.push(Outcome::Applied { conflicts: 0 });
         } else {
             out.push(merge::apply(ex, c, target).await?);
@@ -138,63 +121,21 @@ async fn apply_window(
     Ok(out)
 }
 
-/// Which of `ids` (of one tenant) the receiver holds a row or bookkeeping for.
-async fn known_ids(ex: &dyn Executor, t: &Table, tenant: &str, ids: &[&str]) -> Result<HashSet<String>> {
-    let mut held = HashSet::new();
-    if t.tenant_keyed {
-        let mut params: Vec<Value> = vec![tenant.into()];
-        params.extend(ids.iter().map(|id| Value::from(*id)));
-        let sql = format!(
-            "SELECT id FROM {} WHERE tenant_id = $1 AND id IN ({})",
-            t.name,
-            row::id_marks(2, ids.len())
-        );
-        for r in ex.fetch_all(&sql, &params).await? {
-            held.insert(r.text("id")?);
+/// Inserts the rows no row of the receiver has the key of, with their
+/// bookkeeping; adds each inserted row to `inserted`.
+async fn insert_new<'a>(
+    ex: &dyn Executor,
+    tables: &[(&'a Table, Vec<&'a RowChange>)],
+    inserted: &mut HashSet<(&'a str, &'a str)>,
+) -> Result<()> {
+    for (t, rows) in tables {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let images: Vec<_> = chunk.iter().map(|c| &c.fields).collect();
+            let new: HashSet<String> = row::insert_many(ex, t, &images).await?.into_iter().collect();
+            let new: Vec<&RowChange> = chunk.iter().copied().filter(|c| new.contains(&c.row_id)).collect();
+            row::track_arrived(ex, t, &new).await?;
+            inserted.extend(new.iter().map(|c| (t.name, c.row_id.as_str())));
         }
-    } else {
-        // Searched by the key (id) alone, the tenant checked here: next to
-        // `tenant_id = $1`, SQLite without fresh statistics chose a
-        // tenant-led index and read every row of the tenant for each batch
-        // (down apply slowed as the school's tables grew).
-        let params: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-        let sql = format!(
-            "SELECT id, tenant_id FROM {} WHERE id IN ({})",
-            t.name,
-            row::id_marks(1, ids.len())
-        );
-        for r in ex.fetch_all(&sql, &params).await? {
-            if r.text("tenant_id")? == tenant {
-                held.insert(r.text("id")?);
-            }
-        }
-    }
-    let mut params: Vec<Value> = vec![t.name.into(), tenant.into()];
-    params.extend(ids.iter().map(|id| Value::from(*id)));
-    let tracked = ex
-        .fetch_all(
-            &format!(
-                "SELECT row_id AS id FROM sync_rows WHERE table_name = $1 AND tenant_id = $2 AND row_id IN ({})",
-                row::id_marks(3, ids.len())
-            ),
-            &params,
-        )
-        .await?;
-    for r in &tracked {
-        held.insert(r.text("id")?);
-    }
-    Ok(held)
-}
-
-async fn insert_fresh(ex: &dyn Executor, fresh: &[(&Table, Vec<&RowChange>)]) -> Result<()> {
-    for (t, rows) in fresh {
-        let images: Vec<_> = rows.iter().map(|c| &c.fields).collect();
-        row::insert_many(ex, t, &images).await?;
-        let tracked: Vec<(&str, Tracked)> = rows
-            .iter()
-            .map(|c| (c.row_id.as_str(), row::arrived(t, &c.fields, &c.clocks)))
-            .collect();
-        row::track_many(ex, t, &tracked).await?;
     }
     Ok(())
 }

@@ -103,10 +103,12 @@ pub(crate) fn admissible(change: &RowChange, target: &Target<'_>) -> Result<(), 
     if !t.tenant_wide() && school != target.school_id {
         return Err(format!("row belongs to school {school:?}, not the sender's"));
     }
-    for (field, clock) in &change.clocks {
-        if t.column(field).is_some() {
-            clock.parse::<Hlc>().map_err(|e| format!("field {field}: {e}"))?;
-        }
+    for (field, clock) in t
+        .columns
+        .iter()
+        .filter_map(|c| Some((c.name, change.clocks.get(c.name)?)))
+    {
+        Hlc::wall_ms_of(clock).map_err(|e| format!("field {field}: {e}"))?;
     }
     for (_, column) in catalog::JSON_TEXT.iter().filter(|(table, _)| *table == t.name) {
         let json_or_null = match change.fields.get(*column) {

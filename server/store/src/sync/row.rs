@@ -1,6 +1,7 @@
 //! A replicated row as canonical JSON, the same on both engines: what
 //! capture diffs, envelopes carry, merges compare and digests hash.
 
+use essp_sync_proto::RowChange;
 use essp_sync_proto::envelope::{Clocks, Fields};
 
 use super::catalog::{Column, Table};
@@ -185,31 +186,46 @@ pub async fn insert(ex: &dyn Executor, table: &Table, image: &Fields) -> Result<
 }
 
 /// Inserts whole rows with one statement (each image holds every
-/// replicated column); rows already there are left alone.
-pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -> Result<()> {
+/// replicated column); rows whose key is already there are left alone.
+/// Returns the ids of the rows it inserted.
+pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -> Result<Vec<String>> {
     if images.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     let mut params = Vec::with_capacity(images.len() * names.len());
-    let mut tuples = Vec::with_capacity(images.len());
     for image in images {
-        let mut marks = Vec::with_capacity(names.len());
         for col in table.columns {
             params.push(to_param(col, image.get(col.name).unwrap_or(&serde_json::Value::Null))?);
-            marks.push(format!("${}", params.len()));
         }
-        tuples.push(format!("({})", marks.join(", ")));
     }
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING",
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING RETURNING id",
         table.name,
         names.join(", "),
-        tuples.join(", "),
+        tuples(images.len(), names.len()),
         table.key_columns()
     );
-    ex.execute(&sql, &params).await?;
-    Ok(())
+    ex.fetch_all(&sql, &params)
+        .await?
+        .iter()
+        .map(|r| r.text("id"))
+        .collect()
+}
+
+/// `($1, …, $width), ($width+1, …), …` for `rows` tuples.
+fn tuples(rows: usize, width: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows * width * 6);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            let sep = if c == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}${}", r * width + c + 1);
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Sets some columns of an existing row.
@@ -281,41 +297,45 @@ pub async fn untrack(ex: &dyn Executor, table: &str, tenant: &str, id: &str) -> 
     Ok(())
 }
 
-/// [`track`] for many rows with one statement.
-pub async fn track_many(ex: &dyn Executor, table: &Table, rows: &[(&str, Tracked)]) -> Result<()> {
+/// Tracks rows that arrived whole (see [`arrived`]), with one statement:
+/// the bookkeeping is written straight from the changes, no row copied
+/// (tables that keep no bookkeeping are skipped).
+pub async fn track_arrived(ex: &dyn Executor, table: &Table, rows: &[&RowChange]) -> Result<()> {
     if rows.is_empty() || !tracks(table) {
         return Ok(());
-    }
-    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
-    let mut tuples = Vec::with_capacity(rows.len());
-    for (id, t) in rows {
-        let scope = |f: &str| t.image.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let n = params.len();
-        tuples.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, ${})",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
-            n + 6
-        ));
-        params.extend([
-            table.name.into(),
-            (*id).into(),
-            scope("tenant_id").into(),
-            table.school_of(&t.image).into(),
-            json_text(&t.image)?.into(),
-            json_text(&t.clocks)?.into(),
-        ]);
     }
     let sql = format!(
         "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES {} \
          ON CONFLICT (table_name, tenant_id, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
-        tuples.join(", ")
+        tuples(rows.len(), 6)
     );
+    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
+    for c in rows {
+        let kept = |k: &String| arrived_keeps(table, &c.clocks, k);
+        params.extend([
+            table.name.into(),
+            c.row_id.as_str().into(),
+            c.fields
+                .get("tenant_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .into(),
+            table.school_of(&c.fields).into(),
+            json_text(&Filtered(&c.fields, &kept))?.into(),
+            json_text(&Filtered(&c.clocks, &kept))?.into(),
+        ]);
+    }
     ex.execute(&sql, &params).await?;
     Ok(())
+}
+
+/// The entries of a map whose keys pass a test, serialised as a map.
+struct Filtered<'a, V>(&'a std::collections::BTreeMap<String, V>, &'a dyn Fn(&String) -> bool);
+
+impl<V: serde::Serialize> serde::Serialize for Filtered<'_, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(k, _)| (self.1)(k)))
+    }
 }
 
 /// Whether rows of `table` keep sync bookkeeping. Append-only rows never
@@ -379,7 +399,7 @@ pub fn unknown_of<'a>(
 /// columns and its unknown fields, each with its clock (a field without a
 /// clock is not kept: nothing could order a later write of it).
 pub fn arrived(table: &Table, fields: &Fields, clocks: &Clocks) -> Tracked {
-    let kept = |k: &String| (table.column(k).is_some() || is_unknown(table, k)) && clocks.contains_key(k);
+    let kept = |k: &String| arrived_keeps(table, clocks, k);
     Tracked {
         image: fields
             .iter()
@@ -392,6 +412,13 @@ pub fn arrived(table: &Table, fields: &Fields, clocks: &Clocks) -> Tracked {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     }
+}
+
+/// Whether the bookkeeping of a row that arrived keeps field `k`: a
+/// replicated column or an unknown field (anything but our local-only
+/// columns), with a clock.
+fn arrived_keeps(table: &Table, clocks: &Clocks, k: &str) -> bool {
+    !table.local_only.contains(&k) && clocks.contains_key(k)
 }
 
 pub async fn track(ex: &dyn Executor, table: &Table, id: &str, t: &Tracked) -> Result<()> {
