@@ -252,9 +252,11 @@ mod tests {
         assert_eq!(texts, stamps.iter().map(ToString::to_string).collect::<Vec<_>>());
         for s in &stamps {
             assert_eq!(&s.to_string().parse::<Hlc>().unwrap(), s);
+            assert_eq!(Hlc::wall_ms_of(&s.to_string()), Ok(s.wall_ms));
         }
         for bad in ["", "1-2-a", "0000000000000001-000001-", "000000000000000x-000001-a"] {
             assert!(bad.parse::<Hlc>().is_err(), "{bad}");
+            assert!(Hlc::wall_ms_of(bad).is_err(), "{bad}");
         }
     }
 
