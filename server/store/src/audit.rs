@@ -232,16 +232,12 @@ pub async fn seal(ex: &dyn Executor, tenant: &str, limit: i64) -> Result<usize> 
     // One UPDATE per chunk, not per row: sealing a national seed's
     // ~800,000 rows one statement each ran at ~1,000 rows/s.
     for chunk in links.chunks(SEAL_CHUNK) {
-        let mut sql = String::from(
-            "UPDATE audit_logs SET seq = v.column2, prev_hash = v.column3, hash = v.column4 FROM (VALUES ",
+        let mut sql = format!(
+            "UPDATE audit_logs SET seq = v.column2, prev_hash = v.column3, hash = v.column4 FROM (VALUES {}",
+            crate::sync::row::tuples(chunk.len(), 4)
         );
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
-        for (i, (id, seq, prev_hash, hash)) in chunk.iter().enumerate() {
-            let n = i * 4;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+        for (id, seq, prev_hash, hash) in chunk {
             params.extend([
                 id.as_str().into(),
                 (*seq).into(),

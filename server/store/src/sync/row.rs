@@ -214,7 +214,7 @@ pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -
 }
 
 /// `($1, …, $width), ($width+1, …), …` for `rows` tuples.
-fn tuples(rows: usize, width: usize) -> String {
+pub(crate) fn tuples(rows: usize, width: usize) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(rows * width * 6);
     for r in 0..rows {
