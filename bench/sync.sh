@@ -3,9 +3,9 @@
 #
 #   bench/sync.sh [--changes N] [--down-changes M] [--bootstrap-incidents B]
 #                 [--fresh-writes W] [--edges K] [--sim-edges E]
-#                 [--sim-think-ms T] [--raw-seconds S]
+#                 [--sim-think-ms T] [--raw-seconds S] [--down-rounds R]
 #      (defaults: N = M = 100000 changes, B = 5000, W = 200, K = 1, E = 500,
-#       T = 10000, S = 10)
+#       T = 10000, S = 10, R = 3)
 #
 # Real processes only: a release `essp` as central (Postgres, a fresh
 # database on 127.0.0.1:5432) and as edges (ESSP_MODE=edge, SQLite in temp
@@ -19,7 +19,9 @@
 #   2. down apply: central writes M changes for that school (M/2 incidents
 #      through central's API) while the edge is stopped; time from the
 #      edge's start until its down cursor reaches central's last position
-#      for the school. Baseline: bench/raw-insert into SQLite, same run;
+#      for the school. Repeated R times from a copy of the edge's data
+#      directory taken before the first start (the median round is
+#      reported). Baseline: bench/raw-insert into SQLite, same run;
 #   3. bootstrap: a fresh edge's first start (enrollment + snapshot copy)
 #      for a school that holds B incidents and their B audit rows
 #      centrally, until /v1/sync/status says "ok";
@@ -34,6 +36,9 @@
 # every measurement was taken, non-zero when one could not be.
 # BENCH_ESSP_BIN / BENCH_RAW_BIN: measure these binaries instead of building
 # (sync-sim is taken from BENCH_RAW_BIN's directory, or BENCH_SIM_BIN).
+# BENCH_DOWN_ALT_BIN: another essp build; step 2's rounds then alternate
+# between the two (R each) and both medians are printed, so two builds'
+# down apply are compared in one run (the verdict stays the main build's).
 # See docs/benchmarks.md, section "Edge sync benchmark".
 
 set -euo pipefail
@@ -47,6 +52,7 @@ EDGES=1
 SIM_EDGES=500
 SIM_THINK_MS=10000
 RAW_SECONDS=10
+DOWN_ROUNDS=3
 while [[ $# -gt 0 ]]; do
   case $1 in
     --changes) CHANGES=$2; shift 2 ;;
@@ -57,12 +63,13 @@ while [[ $# -gt 0 ]]; do
     --sim-edges) SIM_EDGES=$2; shift 2 ;;
     --sim-think-ms) SIM_THINK_MS=$2; shift 2 ;;
     --raw-seconds) RAW_SECONDS=$2; shift 2 ;;
+    --down-rounds) DOWN_ROUNDS=$2; shift 2 ;;
     -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench/sync.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 DOWN_CHANGES=${DOWN_CHANGES:-$CHANGES}
-readonly CHANGES DOWN_CHANGES BOOT_INCIDENTS FRESH_WRITES EDGES SIM_EDGES SIM_THINK_MS RAW_SECONDS
+readonly CHANGES DOWN_CHANGES BOOT_INCIDENTS FRESH_WRITES EDGES SIM_EDGES SIM_THINK_MS RAW_SECONDS DOWN_ROUNDS
 readonly CONCURRENCY=16
 readonly RAW_WARMUP=2
 readonly THINK_MS=300 # freshness: random pause 0..300 ms between a school's writes
@@ -129,7 +136,7 @@ cleanup() {
 
 check_tools() {
   local n
-  for n in "$CHANGES" "$DOWN_CHANGES" "$BOOT_INCIDENTS" "$FRESH_WRITES" "$EDGES" "$RAW_SECONDS"; do
+  for n in "$CHANGES" "$DOWN_CHANGES" "$BOOT_INCIDENTS" "$FRESH_WRITES" "$EDGES" "$RAW_SECONDS" "$DOWN_ROUNDS"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "counts and seconds must be positive integers, got '$n'"
   done
   ((CHANGES >= 2 && DOWN_CHANGES >= 2)) || die "--changes and --down-changes must be at least 2"
@@ -161,6 +168,10 @@ binaries() {
   cp "$essp" "$WORK/bin/essp"
   cp "$raw" "$WORK/bin/raw-insert"
   cp "$sim" "$WORK/bin/sync-sim"
+  if [[ -n ${BENCH_DOWN_ALT_BIN:-} ]]; then
+    [[ -x $BENCH_DOWN_ALT_BIN ]] || die "no essp binary at $BENCH_DOWN_ALT_BIN"
+    cp "$BENCH_DOWN_ALT_BIN" "$WORK/bin/essp-alt"
+  fi
   ESSP=$WORK/bin/essp
   RAW=$WORK/bin/raw-insert
   SIM=$WORK/bin/sync-sim
@@ -335,6 +346,26 @@ catch_up() {
   raw_insert postgres "$WORK/raw-postgres.json"
 }
 
+# down_round TARGET FROM TAG: starts the stopped edge and times it from its
+# start until its down cursor reaches TARGET; files down.TAG.*.
+down_round() {
+  local target=$1 from=$2 tag=$3 t0 inc
+  log "   starting the edge ($tag): down cursor $from -> $target"
+  cpu_snapshot >"$WORK/down.$tag.cpu0"
+  t0=$(now_ns)
+  start_edge "$SCHOOL_A" "$NATS_PORT"
+  python3 "$PY" wait --url "${EDGE_URL[$SCHOOL_A]}" --tenant "$TENANT" --school "$SCHOOL_A" \
+    --t0-ns "$t0" --until down --cursor "$target" --from-cursor "$from" --poll-ms 50 \
+    --timeout 900 >"$WORK/down.$tag.json" || die "the edge did not apply: $(cat "$WORK/down.$tag.json")"
+  echo "$(cpu_snapshot) $(cpu_s "${PIDS[edge-$SCHOOL_A]}")" >"$WORK/down.$tag.cpu1"
+  # What the edge applied, from its own counter (it restarted: only this).
+  curl -fsS "${EDGE_URL[$SCHOOL_A]}/metrics" |
+    awk '/^essp_sync_changes_applied_total/ && /direction="down"/ { print $2 }' >"$WORK/down.$tag.applied"
+  inc=$(sqlite_q "$SCHOOL_A" "SELECT COUNT(*) FROM incidents WHERE school_id = '$SCHOOL_A' AND device_id LIKE 'dev\_central\_%' ESCAPE '\\'")
+  [[ $inc == "$(( DOWN_CHANGES / 2 ))" ]] || die "the edge holds $inc of the $(( DOWN_CHANGES / 2 )) incidents central wrote"
+  log "   applied: $(jq -c '{seconds, first_progress_s, ready_s}' "$WORK/down.$tag.json"), $(<"$WORK/down.$tag.applied") changes"
+}
+
 down_apply() {
   local incidents=$((DOWN_CHANGES / 2)) target from t0
   log "2. down apply: edge $SCHOOL_A stopped; central writes $incidents incidents for it"
@@ -345,21 +376,27 @@ down_apply() {
   wait_until "central's outbox to drain to JetStream" 900 central_quiet
   target=$(psql_db -c "SELECT down_seq FROM sync_edges WHERE tenant_id = '$TENANT' AND school_id = '$SCHOOL_A'")
   echo "$from $target" >"$WORK/down.cursors"
-  log "   starting the edge: down cursor $from -> $target"
-  cpu_snapshot >"$WORK/down.cpu0"
-  t0=$(now_ns)
-  start_edge "$SCHOOL_A" "$NATS_PORT"
-  python3 "$PY" wait --url "${EDGE_URL[$SCHOOL_A]}" --tenant "$TENANT" --school "$SCHOOL_A" \
-    --t0-ns "$t0" --until down --cursor "$target" --from-cursor "$from" --poll-ms 50 \
-    --timeout 900 >"$WORK/down.json" || die "the edge did not apply: $(cat "$WORK/down.json")"
-  echo "$(cpu_snapshot) $(cpu_s "${PIDS[edge-$SCHOOL_A]}")" >"$WORK/down.cpu1"
-  # What the edge applied, from its own counter (it restarted: only this).
-  curl -fsS "${EDGE_URL[$SCHOOL_A]}/metrics" |
-    awk '/^essp_sync_changes_applied_total/ && /direction="down"/ { print $2 }' >"$WORK/down.applied"
-  local inc
-  inc=$(sqlite_q "$SCHOOL_A" "SELECT COUNT(*) FROM incidents WHERE school_id = '$SCHOOL_A' AND device_id LIKE 'dev\_central\_%' ESCAPE '\\'")
-  [[ $inc == "$incidents" ]] || die "the edge holds $inc of the $incidents incidents central wrote"
-  log "   applied: $(jq -c '{seconds, first_progress_s, ready_s}' "$WORK/down.json"), $(<"$WORK/down.applied") changes"
+  cp -a "$WORK/edge-$SCHOOL_A" "$WORK/edge-before-down"
+  local round builds=(main) build main_essp=$ESSP
+  [[ -f $WORK/bin/essp-alt ]] && builds+=(alt)
+  for ((round = 1; round <= DOWN_ROUNDS; round++)); do
+    for build in "${builds[@]}"; do
+      if [[ $round$build != 1main ]]; then # every later round starts from the same edge state
+        stop_proc "edge-$SCHOOL_A"
+        rm -rf "$WORK/edge-$SCHOOL_A"
+        cp -a "$WORK/edge-before-down" "$WORK/edge-$SCHOOL_A"
+      fi
+      [[ $build == alt ]] && ESSP=$WORK/bin/essp-alt
+      down_round "$target" "$from" "$build.$round"
+      ESSP=$main_essp
+    done
+  done
+  if [[ $build == alt ]]; then # later steps run the main build
+    stop_proc "edge-$SCHOOL_A"
+    start_edge "$SCHOOL_A" "$NATS_PORT"
+    wait_ready "edge-$SCHOOL_A" "$(edge_port "$SCHOOL_A")"
+  fi
+  rm -rf "$WORK/edge-before-down"
 
   log "   baseline: raw-insert into SQLite (WAL, synchronous=FULL), ${RAW_WARMUP}+${RAW_SECONDS} s"
   raw_insert sqlite "$WORK/raw-sqlite.json"
@@ -463,18 +500,27 @@ report() {
   echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "postgres $(psql_admin -c 'SHOW server_version'), nats-server $(nats-server --version | awk '{print $2}'); nothing pinned"
   python3 - "$WORK" "$CHANGES" "$DOWN_CHANGES" "$BOOT_INCIDENTS" "$FRESH_WRITES" "$EDGES" "$SIM_EDGES" \
-    "$SIM_THINK_MS" <<'PY'
-import json, sys
+    "$SIM_THINK_MS" "$DOWN_ROUNDS" <<'PY'
+import json, os, sys
 w = sys.argv[1]
-changes, down_changes, boot, fresh_n, edges, sim_edges, sim_think = map(int, sys.argv[2:])
+changes, down_changes, boot, fresh_n, edges, sim_edges, sim_think, rounds = map(int, sys.argv[2:])
 J = lambda f: json.load(open(f"{w}/{f}"))
 T = lambda f: open(f"{w}/{f}").read().split()
-cu, down, bs, fr, sim = J("catchup.json"), J("down.json"), J("boot.json"), J("fresh.json"), J("sim.json")
+cu, bs, fr, sim = J("catchup.json"), J("boot.json"), J("fresh.json"), J("sim.json")
 rawpg, rawsq = J("raw-postgres.json"), J("raw-sqlite.json")
 queued = int(T("catchup.queued")[0])
 cinc, caud = map(int, T("catchup.central"))
 frm, to = map(int, T("down.cursors"))
-applied = float(T("down.applied")[0]) if T("down.applied") else float("nan")
+def down_round(tag):
+    applied = float(T(f"down.{tag}.applied")[0]) if T(f"down.{tag}.applied") else float("nan")
+    d = J(f"down.{tag}.json")
+    return {"tag": tag, "applied": applied, "d": d, "rate": applied / d["seconds"]}
+def down_median(build):
+    rs = sorted((down_round(f"{build}.{r}") for r in range(1, rounds + 1)), key=lambda r: r["rate"])
+    return rs[len(rs) // 2], rs
+dn, dn_rounds = down_median("main")
+alt = down_median("alt") if os.path.exists(f"{w}/down.alt.1.json") else None
+applied, down = dn["applied"], dn["d"]
 binc, baud = map(int, T("boot.central"))
 def cpu(step, wall):
     a, b = list(map(float, T(f"{step}.cpu0"))), list(map(float, T(f"{step}.cpu1")))
@@ -484,7 +530,7 @@ verdict = lambda ok: "PASS" if ok else "FAIL"
 
 up_rate = queued / cu["seconds"]
 up_100k = 100000 / up_rate
-dn_rate = applied / down["seconds"]
+dn_rate = dn["rate"]
 dn_apply = down["seconds"] - (down["first_progress_s"] or 0)
 hwm = (cu["vm_hwm_kib"] or 0) / 1024
 rows = [
@@ -532,7 +578,13 @@ print(f"   baseline: raw-insert, {rawpg['writers']} writers, single-row transact
 print(f"2. {applied:,.0f} changes applied (down cursor {frm} -> {to}); edge start -> cursor reached {down['seconds']:.2f} s "
       f"(HTTP answering after {down['ready_s']:.2f} s, first batch seen at {down['first_progress_s']} s; "
       f"after the first batch was seen: " + (f"{applied / dn_apply:,.0f}/s" if dn_apply > 0.2 else "n/a") + ").")
-print(f"   {cpu('down', down['seconds'])}")
+print(f"   {cpu('down.' + dn['tag'], down['seconds'])}")
+print(f"   the median of {rounds} round{'s' if rounds > 1 else ''}, each from the same copy of the edge's data: "
+      + ", ".join(f"{r['rate']:,.0f}/s" for r in sorted(dn_rounds, key=lambda r: r["tag"])) + ".")
+if alt:
+    print(f"   BENCH_DOWN_ALT_BIN, rounds alternating with the above: median {alt[0]['rate']:,.0f}/s ("
+          + ", ".join(f"{r['rate']:,.0f}/s" for r in sorted(alt[1], key=lambda r: r["tag"]))
+          + f"); main/alt = {dn_rate / alt[0]['rate']:.3f}.")
 print(f"   baseline: raw-insert SQLite, 1 writer, single-row transactions: {rawsq['ops_per_sec']:,.0f} rows/s.")
 print(f"3. the school held {binc:,} incidents and {baud:,} audit rows centrally ({binc + baud:,} rows); no SSOT rows "
       f"(devices are not part of the edge's snapshot). HTTP answering after {bs['ready_s']:.2f} s; "
@@ -555,7 +607,10 @@ PY
   echo "raw postgres: $(<"$WORK/raw-postgres.json")"
   echo "raw sqlite:   $(<"$WORK/raw-sqlite.json")"
   echo "catch-up: $(jq -c . "$WORK/catchup.json")"
-  echo "down:     $(jq -c . "$WORK/down.json")"
+  local f
+  for f in "$WORK"/down.*.json; do
+    echo "down:     $(jq -c . "$f")"
+  done
   echo "boot:     $(jq -c . "$WORK/boot.json")"
   echo "fresh:    $(jq -c . "$WORK/fresh.json")"
   echo "sim:      $(jq -c . "$WORK/sim.json")"

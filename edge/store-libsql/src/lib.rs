@@ -229,18 +229,19 @@ where
 }
 
 fn to_libsql(params: &[Value]) -> Vec<libsql::Value> {
-    params
-        .iter()
-        .map(|p| match p {
-            Value::Null(_) => libsql::Value::Null,
-            Value::Text(s) => libsql::Value::Text(s.clone()),
-            Value::I64(n) => libsql::Value::Integer(*n),
-            Value::F64(n) => libsql::Value::Real(*n),
-            Value::Bool(b) => libsql::Value::Integer(i64::from(*b)),
-            Value::Timestamp(t) => libsql::Value::Text(sqlite_timestamp(t)),
-            Value::Json(j) => libsql::Value::Text(j.to_string()),
-        })
-        .collect()
+    params.iter().cloned().map(into_libsql).collect()
+}
+
+fn into_libsql(v: Value) -> libsql::Value {
+    match v {
+        Value::Null(_) => libsql::Value::Null,
+        Value::Text(s) => libsql::Value::Text(s),
+        Value::I64(n) => libsql::Value::Integer(n),
+        Value::F64(n) => libsql::Value::Real(n),
+        Value::Bool(b) => libsql::Value::Integer(i64::from(b)),
+        Value::Timestamp(t) => libsql::Value::Text(sqlite_timestamp(&t)),
+        Value::Json(j) => libsql::Value::Text(j.to_string()),
+    }
 }
 
 fn from_libsql(v: libsql::Value) -> Value {
@@ -411,6 +412,18 @@ impl LibsqlTransaction {
             .ok_or_else(|| StoreError::Other("transaction already finished".into()))
     }
 
+    /// Runs one statement inline (it only touches the page cache).
+    async fn run(&self, sql: &str, params: Vec<libsql::Value>) -> Result<u64> {
+        let conn = self.conn()?;
+        inline(&self.db.inner.active, async move { conn.run(sql, params).await }).await
+    }
+
+    /// Runs one statement inline and returns its rows.
+    async fn rows(&self, sql: &str, params: Vec<libsql::Value>) -> Result<Vec<Row>> {
+        let conn = self.conn()?;
+        inline(&self.db.inner.active, query_rows(conn, sql.to_owned(), params)).await
+    }
+
     async fn finish(mut self: Box<Self>, sql: &'static str) -> Result<()> {
         let conn = self.conn()?;
         let result = call(&self.db.inner.active, conn, move |c| async move {
@@ -431,13 +444,19 @@ impl Executor for LibsqlTransaction {
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let (params, conn) = (to_libsql(params), self.conn()?);
-        inline(&self.db.inner.active, async move { conn.run(sql, params).await }).await
+        self.run(sql, to_libsql(params)).await
     }
 
     async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        let (sql, params, conn) = (sql.to_owned(), to_libsql(params), self.conn()?);
-        inline(&self.db.inner.active, query_rows(conn, sql, params)).await
+        self.rows(sql, to_libsql(params)).await
+    }
+
+    async fn execute_owned(&self, sql: &str, params: Vec<Value>) -> Result<u64> {
+        self.run(sql, params.into_iter().map(into_libsql).collect()).await
+    }
+
+    async fn fetch_all_owned(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
+        self.rows(sql, params.into_iter().map(into_libsql).collect()).await
     }
 
     async fn execute_script(&self, sql: &str) -> Result<()> {

@@ -95,6 +95,19 @@ pub trait Executor: Send + Sync {
     /// Runs one statement and returns every row.
     async fn fetch_all(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
 
+    /// [`Executor::execute`] with its parameters given away, so an engine
+    /// that binds owned values (libsql) moves them instead of copying them:
+    /// a sync catch-up binds megabytes of text a second.
+    async fn execute_owned(&self, sql: &str, params: Vec<Value>) -> Result<u64> {
+        self.execute(sql, &params).await
+    }
+
+    /// [`Executor::fetch_all`] with its parameters given away (see
+    /// [`Executor::execute_owned`]).
+    async fn fetch_all_owned(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
+        self.fetch_all(sql, &params).await
+    }
+
     /// Runs one statement and returns its first row, if any.
     async fn fetch_optional(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.fetch_all(sql, params).await?.into_iter().next())

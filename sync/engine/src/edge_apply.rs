@@ -3,14 +3,21 @@
 //! guarantee 2), an edge applies central's changes with its down cursor
 //! in the same transaction (guarantee 7), and central answers checkpoints.
 
-use essp_store::Database;
 use essp_store::sync::merge::{Outcome, Target};
 use essp_store::sync::{batch, catalog, digest, edges, journal, row};
+use essp_store::{Database, audit};
 use essp_sync_proto::{
     Checkpoint, CheckpointReply, EnrollRequest, Envelope, Hlc, PROTOCOL_VERSION, Rejection, RowChange, SnapshotPage,
 };
 
 use crate::SyncError;
+
+/// The table whose rows an edge seals while applying them.
+const AUDIT_TABLE: &str = "audit_logs";
+
+/// Rows sealed at most with one down batch (a batch brings about 1,000
+/// changes); whatever is left is the sealer's.
+const SEAL_IN_APPLY: i64 = 5_000;
 
 /// How far ahead of our clock a remote HLC may run before it is
 /// quarantined instead of adopted.
@@ -225,6 +232,23 @@ pub async fn apply_down(
     this: &edges::ThisEdge,
     batch: &[(u64, Envelope)],
 ) -> Result<DownResult, SyncError> {
+    let prepared = batch.iter().map(|(_, env)| prepare_down(this, env)).collect();
+    apply_down_prepared(db, this, batch, prepared).await
+}
+
+/// What [`apply_down_prepared`] needs of an envelope besides the envelope,
+/// worked out without the database (so off the writer).
+pub fn prepare_down(this: &edges::ThisEdge, env: &Envelope) -> batch::Prepared {
+    batch::Prepared::new(&env.changes, &target(&this.tenant_id, &this.school_id, true))
+}
+
+/// [`apply_down`] with each envelope's [`prepare_down`] done before.
+pub async fn apply_down_prepared(
+    db: &dyn Database,
+    this: &edges::ThisEdge,
+    batch: &[(u64, Envelope)],
+    prepared: Vec<batch::Prepared>,
+) -> Result<DownResult, SyncError> {
     let tx = db.begin().await?;
     let cursor = edges::position(tx.as_ref(), edges::DOWN_CURSOR).await?;
     let mut out = DownResult {
@@ -235,14 +259,16 @@ pub async fn apply_down(
     // The changes of every new envelope, applied together: central's
     // envelopes are small while it writes, and bulk inserts need many rows.
     let mut changes: Vec<&RowChange> = Vec::new();
-    for (stream_seq, env) in batch {
+    let mut ready = batch::Prepared::default();
+    for ((stream_seq, env), prepared) in batch.iter().zip(prepared) {
         let stream_seq = i64::try_from(*stream_seq).unwrap_or(i64::MAX);
         if stream_seq > out.cursor {
             changes.extend(&env.changes);
+            ready.append(prepared);
             out.cursor = stream_seq;
         }
     }
-    let outcomes = batch::apply_all(tx.as_ref(), &changes, &target).await?;
+    let outcomes = batch::apply_prepared(tx.as_ref(), &changes, ready, &target).await?;
     for (change, outcome) in changes.iter().zip(outcomes) {
         match outcome {
             Outcome::Applied { conflicts } => {
@@ -256,6 +282,16 @@ pub async fn apply_down(
                 tracing::error!(table = %change.table, row = %change.row_id, %reason, "a change from central could not be applied");
             }
         }
+    }
+    if changes.iter().any(|c| c.table == AUDIT_TABLE) {
+        // Central's audit rows join this edge's chain here rather than in
+        // the sealer's own transaction: the edge has one writer, so this
+        // costs no concurrency, the rows' pages go to the WAL once instead
+        // of twice, and a catch-up no longer waits for the sealer's
+        // commits (it held the writer for a sixth of a catch-up). Central
+        // keeps sealing apart: holding a tenant's chain head through an
+        // apply would serialise every edge of the tenant.
+        audit::seal(tx.as_ref(), &this.tenant_id, SEAL_IN_APPLY).await?;
     }
     edges::set_position(tx.as_ref(), edges::DOWN_CURSOR, out.cursor).await?;
     tx.commit().await?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use essp_store::Database;
 use essp_store::sync::edges::{self, ThisEdge};
-use essp_store::sync::{blobs, digest, journal, outbox};
+use essp_store::sync::{batch, blobs, digest, journal, outbox};
 use essp_sync_proto::{
     BlobReply, Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION,
     SnapshotPage, subjects,
@@ -506,10 +506,10 @@ impl EdgeLink {
             .await
             .map_err(nats_err)?;
         let messages = consumer.messages().await.map_err(nats_err)?;
-        // Reading and decoding the next batch overlaps applying this one
-        // (on another core): decoding was a tenth of an edge's work.
+        // Reading, decoding and preparing the next batch overlaps applying
+        // this one (on another core).
         let (batches, mut decoded) = tokio::sync::mpsc::channel(1);
-        let _reader = AbortOnDrop(tokio::spawn(read_down(messages, batches)));
+        let _reader = AbortOnDrop(tokio::spawn(read_down(messages, self.this.clone(), batches)));
         loop {
             let next = tokio::select! {
                 b = decoded.recv() => b,
@@ -518,8 +518,12 @@ impl EdgeLink {
             let Some(next) = next else {
                 return Err(SyncError::Nats("down stream ended".into()));
             };
-            let DownBatch { envelopes, last } = next?;
-            let result = edge_apply::apply_down(self.db.as_ref(), &self.this, &envelopes).await?;
+            let DownBatch {
+                envelopes,
+                prepared,
+                last,
+            } = next?;
+            let result = edge_apply::apply_down_prepared(self.db.as_ref(), &self.this, &envelopes, prepared).await?;
             self.status.update(|s| s.down_cursor = result.cursor);
             // Committed: acknowledging the last acknowledges the batch.
             last.ack().await.map_err(nats_err)?;
@@ -529,17 +533,20 @@ impl EdgeLink {
     }
 }
 
-/// Envelopes from central, decoded, with the message that acknowledges them all.
+/// Envelopes from central, decoded and prepared, with the message that
+/// acknowledges them all.
 struct DownBatch {
     envelopes: Vec<(u64, Envelope)>,
+    prepared: Vec<batch::Prepared>,
     last: jetstream::Message,
 }
 
 /// Reads central's messages in batches (what is waiting, up to
-/// [`DOWN_BATCH`]) and hands them on decoded, until the stream ends or
-/// nobody takes them.
+/// [`DOWN_BATCH`]) and hands them on decoded and prepared, until the
+/// stream ends or nobody takes them.
 async fn read_down(
     mut messages: consumer::pull::Stream,
+    this: ThisEdge,
     batches: tokio::sync::mpsc::Sender<Result<DownBatch, SyncError>>,
 ) {
     while let Some(first) = messages.next().await {
@@ -561,14 +568,14 @@ async fn read_down(
                 _ => break,
             }
         }
-        let decoded = decode_down(batch);
+        let decoded = decode_down(&this, batch);
         if batches.send(decoded).await.is_err() {
             return;
         }
     }
 }
 
-fn decode_down(batch: Vec<jetstream::Message>) -> Result<DownBatch, SyncError> {
+fn decode_down(this: &ThisEdge, batch: Vec<jetstream::Message>) -> Result<DownBatch, SyncError> {
     let mut envelopes = Vec::with_capacity(batch.len());
     for m in &batch {
         let seq = m.info().map_err(nats_err)?.stream_sequence;
@@ -581,7 +588,15 @@ fn decode_down(batch: Vec<jetstream::Message>) -> Result<DownBatch, SyncError> {
         .into_iter()
         .next_back()
         .ok_or_else(|| SyncError::Other("empty batch".into()))?;
-    Ok(DownBatch { envelopes, last })
+    let prepared = envelopes
+        .iter()
+        .map(|(_, env)| edge_apply::prepare_down(this, env))
+        .collect();
+    Ok(DownBatch {
+        envelopes,
+        prepared,
+        last,
+    })
 }
 
 /// Stops a spawned task when its owner is done with it.

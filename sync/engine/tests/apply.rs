@@ -61,6 +61,7 @@ scenarios!(
     an_audit_row_without_json_state_is_refused_and_sealing_goes_on,
     append_only_id_collision_is_not_silently_dropped,
     down_apply_keeps_cursor_with_rows,
+    central_audit_rows_join_the_edge_chain_as_they_arrive,
     an_edge_a_release_apart_keeps_syncing,
     digests_read_every_row_page_by_page,
     ssot_snapshots_follow_central_school_by_school,
@@ -1019,30 +1020,31 @@ async fn an_audit_row_without_json_state_is_refused_and_sealing_goes_on(central:
     assert_eq!(page.items.len(), 1);
 }
 
-/// Guarantees 4/5 for append-only rows: an edge row whose id collides with
-/// a different row central already holds must not vanish silently (it is
-/// rejected and recorded, or at least logged as a conflict).
-async fn append_only_id_collision_is_not_silently_dropped(central: Backend, edge: Backend) {
-    let p = Pair::new(central, edge).await;
+/// Appends an audit row about incident `inc_x` of the school.
+async fn audit_of_inc_x(db: &dyn Database, action: &str) -> audit::AuditEntry {
     let ctx = AuditContext {
         actor: "county-officer".into(),
         ..Default::default()
     };
-    let mk = |action| audit::Change {
+    let change = audit::Change {
         tenant: TENANT,
         school: SCHOOL,
         action,
         entity_type: "incident",
         entity_id: "inc_x",
         before: None,
-        after: None,
+        after: Some(json!({"status": "open"})),
     };
-    let theirs = audit::append(p.c(), &ctx, mk("incident.close"), essp_domain::now())
-        .await
-        .unwrap();
-    let ours = audit::append(p.e(), &ctx, mk("incident.escalate"), essp_domain::now())
-        .await
-        .unwrap();
+    audit::append(db, &ctx, change, essp_domain::now()).await.unwrap()
+}
+
+/// Guarantees 4/5 for append-only rows: an edge row whose id collides with
+/// a different row central already holds must not vanish silently (it is
+/// rejected and recorded, or at least logged as a conflict).
+async fn append_only_id_collision_is_not_silently_dropped(central: Backend, edge: Backend) {
+    let p = Pair::new(central, edge).await;
+    let theirs = audit_of_inc_x(p.c(), "incident.close").await;
+    let ours = audit_of_inc_x(p.e(), "incident.escalate").await;
     create(p.e(), "After the collision").await;
     let mut changes = p.edge_changes(0).await;
     assert_eq!(changes[0].row_id, ours.id);
@@ -1073,6 +1075,37 @@ async fn append_only_id_collision_is_not_silently_dropped(central: Backend, edge
          result {r:?}, no rejection, no conflict",
         changes[0].fields.get("action")
     );
+}
+
+/// An edge seals central's audit rows in the transaction that applies
+/// them, after its own unsealed rows: no row waits for the sealer, and the
+/// chain verifies.
+async fn central_audit_rows_join_the_edge_chain_as_they_arrive(central: Backend, edge: Backend) {
+    let mut p = Pair::new(central, edge).await;
+    let ours = audit_of_inc_x(p.e(), "incident.note").await;
+    let mut theirs = Vec::new();
+    for action in ["incident.create", "incident.escalate", "incident.close"] {
+        theirs.push(audit_of_inc_x(p.c(), action).await.id);
+    }
+    let r = p.down().await.unwrap();
+    assert_eq!(r.applied, 3, "{r:?}");
+
+    let report = audit::verify(p.e(), TENANT).await.unwrap();
+    assert!(report.valid, "{report:?}");
+    assert_eq!((report.entries, report.unsealed), (4, 0), "{report:?}");
+    let edge = p.e();
+    let seq = |id: String| async move {
+        edge.fetch_optional("SELECT seq FROM audit_logs WHERE id = $1", &[id.into()])
+            .await
+            .unwrap()
+            .unwrap()
+            .i64("seq")
+            .unwrap()
+    };
+    assert_eq!(seq(ours.id.clone()).await, 1, "the edge's own older row comes first");
+    for (n, id) in (2..).zip(theirs) {
+        assert_eq!(seq(id).await, n, "central's rows follow in order");
+    }
 }
 
 /// Guarantee 7: the edge's down cursor moves with the rows it applied.

@@ -6,6 +6,7 @@
 //! (`replicated_tables_match_the_catalog`) fails when a replicated table
 //! gains or loses a column without this file following.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::value::SqlType;
@@ -84,7 +85,10 @@ impl Table {
 
 /// The replicated table called `name`.
 pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|t| t.name == name)
+    // Looked up for every incoming change (a catch-up brings millions).
+    static BY_NAME: LazyLock<HashMap<&'static str, &'static Table>> =
+        LazyLock::new(|| TABLES.iter().map(|t| (t.name, t)).collect());
+    BY_NAME.get(name).copied()
 }
 
 /// Every replicated table, parents before children: central's own

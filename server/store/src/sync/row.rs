@@ -185,28 +185,32 @@ pub async fn insert(ex: &dyn Executor, table: &Table, image: &Fields) -> Result<
     Ok(())
 }
 
-/// Inserts whole rows with one statement (each image holds every
-/// replicated column); rows whose key is already there are left alone.
-/// Returns the ids of the rows it inserted.
-pub async fn insert_many(ex: &dyn Executor, table: &Table, images: &[&Fields]) -> Result<Vec<String>> {
-    if images.is_empty() {
+/// A whole row's values (its image holds every replicated column), in
+/// the order [`insert_rows`] binds them.
+pub fn values(table: &Table, image: &Fields) -> Result<Vec<Value>> {
+    table
+        .columns
+        .iter()
+        .map(|col| to_param(col, image.get(col.name).unwrap_or(&serde_json::Value::Null)))
+        .collect()
+}
+
+/// Inserts `rows` whole rows with one statement, `params` being their
+/// [`values`] one after the other; rows whose key is already there are
+/// left alone. Returns the ids of the rows it inserted.
+pub async fn insert_rows(ex: &dyn Executor, table: &Table, rows: usize, params: Vec<Value>) -> Result<Vec<String>> {
+    if rows == 0 {
         return Ok(Vec::new());
     }
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-    let mut params = Vec::with_capacity(images.len() * names.len());
-    for image in images {
-        for col in table.columns {
-            params.push(to_param(col, image.get(col.name).unwrap_or(&serde_json::Value::Null))?);
-        }
-    }
     let sql = format!(
         "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING RETURNING id",
         table.name,
         names.join(", "),
-        tuples(images.len(), names.len()),
+        tuples(rows, names.len()),
         table.key_columns()
     );
-    ex.fetch_all(&sql, &params)
+    ex.fetch_all_owned(&sql, params)
         .await?
         .iter()
         .map(|r| r.text("id"))
@@ -297,35 +301,40 @@ pub async fn untrack(ex: &dyn Executor, table: &str, tenant: &str, id: &str) -> 
     Ok(())
 }
 
-/// Tracks rows that arrived whole (see [`arrived`]), with one statement:
-/// the bookkeeping is written straight from the changes, no row copied
-/// (tables that keep no bookkeeping are skipped).
-pub async fn track_arrived(ex: &dyn Executor, table: &Table, rows: &[&RowChange]) -> Result<()> {
-    if rows.is_empty() || !tracks(table) {
+/// The bookkeeping of a row that arrived whole (see [`arrived`]), written
+/// straight from the change, no row copied, as [`track_rows`] binds it;
+/// `None` for a table that keeps none.
+pub fn arrival(table: &Table, c: &RowChange) -> Result<Option<Vec<Value>>> {
+    if !tracks(table) {
+        return Ok(None);
+    }
+    let kept = |k: &String| arrived_keeps(table, &c.clocks, k);
+    Ok(Some(vec![
+        table.name.into(),
+        c.row_id.as_str().into(),
+        c.fields
+            .get("tenant_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .into(),
+        table.school_of(&c.fields).into(),
+        json_text(&Filtered(&c.fields, &kept))?.into(),
+        json_text(&Filtered(&c.clocks, &kept))?.into(),
+    ]))
+}
+
+/// Writes the bookkeeping of `rows` rows with one statement, `params`
+/// being their [`arrival`]s one after the other.
+pub async fn track_rows(ex: &dyn Executor, rows: usize, params: Vec<Value>) -> Result<()> {
+    if rows == 0 {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO sync_rows (table_name, row_id, tenant_id, school_id, image, clocks) VALUES {} \
          ON CONFLICT (table_name, tenant_id, row_id) DO UPDATE SET image = excluded.image, clocks = excluded.clocks",
-        tuples(rows.len(), 6)
+        tuples(rows, 6)
     );
-    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
-    for c in rows {
-        let kept = |k: &String| arrived_keeps(table, &c.clocks, k);
-        params.extend([
-            table.name.into(),
-            c.row_id.as_str().into(),
-            c.fields
-                .get("tenant_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .into(),
-            table.school_of(&c.fields).into(),
-            json_text(&Filtered(&c.fields, &kept))?.into(),
-            json_text(&Filtered(&c.clocks, &kept))?.into(),
-        ]);
-    }
-    ex.execute(&sql, &params).await?;
+    ex.execute_owned(&sql, params).await?;
     Ok(())
 }
 
