@@ -167,12 +167,14 @@ async fn edge_status(settings: &Settings, db: &Arc<dyn Database>) -> Result<Exit
 /// row hashes on both sides name the rows.
 async fn verify(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode> {
     let link = edge_link(settings, db).await?;
-    let reply = link.checkpoint(false, true).await?;
+    // Our digests travel in the checkpoint; they are the ones compared.
+    let cp = link.current_checkpoint(false, true).await?;
+    let reply = link.send_checkpoint(&cp).await?;
     if reply.status != "ok" {
         bail!("central refused: {}", reply.message);
     }
     let (tenant, school) = (&link.this.tenant_id, &link.this.school_id);
-    let ours = digest::digests(db.as_ref(), tenant, school).await?;
+    let ours = cp.digests;
     let mut differing = 0;
     for t in catalog::TABLES.iter() {
         let (mine, theirs) = (ours.get(t.name), reply.digests.get(t.name));

@@ -378,6 +378,12 @@ impl EdgeLink {
     /// and returns the answer.
     pub async fn checkpoint(&self, with_digests: bool, verify: bool) -> Result<CheckpointReply, SyncError> {
         let cp = self.current_checkpoint(with_digests, verify).await?;
+        self.send_checkpoint(&cp).await
+    }
+
+    /// [`EdgeLink::checkpoint`] of a checkpoint taken with
+    /// [`EdgeLink::current_checkpoint`] (whose digests the caller keeps).
+    pub async fn send_checkpoint(&self, cp: &Checkpoint) -> Result<CheckpointReply, SyncError> {
         let reply: CheckpointReply = match self.request(&CtlRequest::Checkpoint(cp.clone())).await {
             Ok(r) => r,
             Err(e) => {
