@@ -249,6 +249,15 @@ pub async fn apply_down_prepared(
     batch: &[(u64, Envelope)],
     prepared: Vec<batch::Prepared>,
 ) -> Result<DownResult, SyncError> {
+    // Pairing them up must never drop an envelope (its changes would be
+    // acknowledged unapplied).
+    if prepared.len() != batch.len() {
+        return Err(SyncError::Other(format!(
+            "{} envelopes but {} prepared",
+            batch.len(),
+            prepared.len()
+        )));
+    }
     let tx = db.begin().await?;
     let cursor = edges::position(tx.as_ref(), edges::DOWN_CURSOR).await?;
     let mut out = DownResult {
