@@ -367,7 +367,7 @@ down_round() {
 }
 
 down_apply() {
-  local incidents=$((DOWN_CHANGES / 2)) target from t0
+  local incidents=$((DOWN_CHANGES / 2)) target from
   log "2. down apply: edge $SCHOOL_A stopped; central writes $incidents incidents for it"
   stop_proc "edge-$SCHOOL_A"
   from=$(sqlite_q "$SCHOOL_A" "SELECT COALESCE((SELECT value FROM node_state WHERE key = 'sync_down_cursor'), '0')")

@@ -12,6 +12,9 @@ use crate::executor::Executor;
 use crate::query::Query;
 use crate::value::{Row, Value};
 
+/// The table audit rows live in.
+pub const TABLE: &str = "audit_logs";
+
 /// The chain's starting point.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -88,6 +91,12 @@ impl StoredJson {
 
     pub fn text(&self) -> &str {
         self.0.get()
+    }
+
+    /// Whether `text` could be stored ([`StoredJson::from_text`] would
+    /// accept it), checked in place.
+    pub(crate) fn is_json(text: &str) -> bool {
+        serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok()
     }
 }
 
@@ -176,7 +185,7 @@ pub async fn append(
         ],
     )
     .await?;
-    crate::sync::capture(ex, "audit_logs", &entry.id).await?;
+    crate::sync::capture(ex, TABLE, &entry.id).await?;
     Ok(entry)
 }
 

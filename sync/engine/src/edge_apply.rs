@@ -12,9 +12,6 @@ use essp_sync_proto::{
 
 use crate::SyncError;
 
-/// The table whose rows an edge seals while applying them.
-const AUDIT_TABLE: &str = "audit_logs";
-
 /// Rows sealed at most with one down batch (a batch brings about 1,000
 /// changes); whatever is left is the sealer's.
 const SEAL_IN_APPLY: i64 = 5_000;
@@ -292,7 +289,7 @@ pub async fn apply_down_prepared(
             }
         }
     }
-    if changes.iter().any(|c| c.table == AUDIT_TABLE) {
+    if changes.iter().any(|c| c.table == audit::TABLE) {
         // Central's audit rows join this edge's chain here rather than in
         // the sealer's own transaction: the edge has one writer, so this
         // costs no concurrency, the rows' pages go to the WAL once instead

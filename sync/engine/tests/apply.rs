@@ -1123,6 +1123,13 @@ async fn down_apply_keeps_cursor_with_rows(central: Backend, edge: Backend) {
     let env = |c: &RowChange| envelope(TENANT, SCHOOL, "central", "", std::slice::from_ref(c));
     let batch = [(10, env(&changes[0])), (11, env(&changes[1]))];
 
+    // Preparations that do not pair up with the envelopes: refused, nothing
+    // applied (an envelope left out would be acknowledged unapplied).
+    let one = vec![edge_apply::prepare_down(&p.this, &batch[0].1)];
+    let refused = edge_apply::apply_down_prepared(p.e(), &p.this, &batch, one).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(edges::position(p.e(), edges::DOWN_CURSOR).await.unwrap(), 0);
+
     assert_eq!(
         edge_apply::apply_down(p.e(), &p.this, &batch).await.unwrap(),
         DownResult {

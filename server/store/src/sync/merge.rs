@@ -120,10 +120,7 @@ pub(crate) fn admissible_row(t: &Table, change: &RowChange, target: &Target<'_>)
     for (_, column) in catalog::JSON_TEXT.iter().filter(|(table, _)| *table == t.name) {
         let json_or_null = match change.fields.get(*column) {
             None | Some(serde_json::Value::Null) => true,
-            // Parsed in place: only whether it is JSON matters here.
-            Some(v) => v
-                .as_str()
-                .is_some_and(|text| serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok()),
+            Some(v) => v.as_str().is_some_and(crate::audit::StoredJson::is_json),
         };
         if !json_or_null {
             return Err(format!("field {column} must hold JSON text or null"));
