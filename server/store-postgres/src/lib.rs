@@ -200,6 +200,37 @@ impl Database for PgDatabase {
         }
     }
 
+    async fn wait_for_open_transactions(&self, limit: Duration) -> Result<bool> {
+        // Every transaction holds the lock on its own virtual transaction
+        // id until it ends, whether or not it has written yet (the way
+        // CREATE INDEX CONCURRENTLY waits for older transactions).
+        let open: Vec<String> = sqlx::query_scalar(
+            "SELECT l.virtualxid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'virtualxid' AND l.granted AND a.datname = current_database() \
+             AND l.pid <> pg_backend_pid()",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let deadline = Instant::now() + limit;
+        loop {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1)",
+            )
+            .bind(&open)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            if left == 0 {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

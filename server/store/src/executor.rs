@@ -150,6 +150,13 @@ pub trait Database: Executor {
     /// jobs); `None` when another process has it.
     async fn try_lock(&self, name: &str) -> Result<Option<Box<dyn LockGuard>>>;
 
+    /// Waits until every transaction that was open on this database when
+    /// it was called has ended, for at most `limit`; false if some still
+    /// were. A write that began before an edge enrolled may have decided
+    /// its change needs no capture, so the enrollment copy must start
+    /// after it committed.
+    async fn wait_for_open_transactions(&self, limit: std::time::Duration) -> Result<bool>;
+
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
 

@@ -314,10 +314,15 @@ pub struct DownResult {
     pub conflicts: u32,
 }
 
+/// How long an enrollment waits for central's writes in flight.
+const ENROLL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Central: enrolls an edge under the epoch it minted. Its changes after
 /// `confirmed_seq` will be applied; from now on central captures the
-/// school's changes for it. The caller then reads the `down` position the
-/// snapshot starts from (after this commit, so nothing falls between).
+/// school's changes for it, and every write that began before is over
+/// (it may have captured nothing, but its rows are in the copy). The
+/// caller then reads the `down` position the copy starts from (after
+/// this, so nothing falls between).
 pub async fn enroll(db: &dyn Database, req: &EnrollRequest) -> Result<Result<(), String>, SyncError> {
     if !req.replace
         && let Some(existing) = edges::get(db, &req.tenant_id, &req.school_id).await?
@@ -339,6 +344,13 @@ pub async fn enroll(db: &dyn Database, req: &EnrollRequest) -> Result<Result<(),
         req.confirmed_seq,
     )
     .await?;
+    // A write that began before this commit may have found no edge to
+    // capture its change for; the copy the edge takes next must see it.
+    if !db.wait_for_open_transactions(ENROLL_WAIT).await? {
+        return Ok(Err(
+            "central is still finishing writes that began before this enrollment; try again".into(),
+        ));
+    }
     tracing::info!(tenant = %req.tenant_id, school = %req.school_id, epoch = %req.epoch, "edge enrolled");
     Ok(Ok(()))
 }
@@ -356,18 +368,28 @@ pub async fn snapshot_page(
 ) -> Result<SnapshotPage, SyncError> {
     let t = catalog::table(table).ok_or_else(|| SyncError::Other(format!("{table} is not a replicated table")))?;
     let limit = i64::from(limit.clamp(1, 1000));
-    let images = row::read_page(db, t, tenant, school, after, limit).await?;
+    // The clocks are read before the rows they describe. A write that
+    // commits in between leaves a row newer than its clocks, and its own
+    // change (on the stream after this copy's position) brings the same
+    // values again. The other way round, an older row under the newer
+    // clocks would make that change look stale to the edge, for good.
+    let page = row::Page {
+        table: t,
+        tenant,
+        school,
+        after,
+        limit,
+    };
+    let page_ids = page.ids(db).await?;
+    let ids: Vec<&str> = page_ids.iter().map(String::as_str).collect();
+    let mut known = row::tracked_many(db, t.name, tenant, &ids).await?;
+    let images = page.rows_among(db, &ids).await?;
     let oldest = Hlc {
         wall_ms: 0,
         counter: 0,
         node: essp_store::sync::capture::CENTRAL_NODE.into(),
     }
     .to_string();
-    let ids: Vec<&str> = images
-        .iter()
-        .map(|f| f.get("id").and_then(|v| v.as_str()).unwrap_or_default())
-        .collect();
-    let mut known = row::tracked_many(db, t.name, tenant, &ids).await?;
     let mut rows = Vec::with_capacity(images.len());
     for mut fields in images {
         let id = fields.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -392,8 +414,10 @@ pub async fn snapshot_page(
             deleted: false,
         });
     }
-    let next_after = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.row_id.clone()))
+    // A full page of ids goes on after its last, even if rows of it were
+    // deleted meanwhile.
+    let next_after = (page_ids.len() as i64 == limit)
+        .then(|| page_ids.last().cloned())
         .flatten();
     Ok(SnapshotPage {
         table: t.name.into(),

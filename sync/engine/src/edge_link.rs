@@ -460,10 +460,13 @@ impl EdgeLink {
 
     /// A request on this edge's `ctl` subject, answered by central.
     pub async fn request<T: serde::de::DeserializeOwned>(&self, req: &CtlRequest) -> Result<T, SyncError> {
-        // Digests and row hashes read a whole school centrally: give them time.
+        // Digests and row hashes read a whole school centrally, and an
+        // enrollment waits for central's writes in flight: give them time.
         let slow = matches!(
             req,
-            CtlRequest::RowHashes { .. } | CtlRequest::Checkpoint(Checkpoint { verify: true, .. })
+            CtlRequest::RowHashes { .. }
+                | CtlRequest::Checkpoint(Checkpoint { verify: true, .. })
+                | CtlRequest::Enroll(_)
         );
         let timeout = if slow { SLOW_REQUEST_TIMEOUT } else { REQUEST_TIMEOUT };
         let body = serde_json::to_vec(req).map_err(|e| SyncError::Other(e.to_string()))?;

@@ -61,6 +61,7 @@ scenarios!(
     an_audit_row_without_json_state_is_refused_and_sealing_goes_on,
     append_only_id_collision_is_not_silently_dropped,
     down_apply_keeps_cursor_with_rows,
+    a_write_in_flight_as_an_edge_enrolls_is_in_its_copy,
     central_audit_rows_join_the_edge_chain_as_they_arrive,
     an_edge_a_release_apart_keeps_syncing,
     digests_read_every_row_page_by_page,
@@ -1290,6 +1291,51 @@ fn sorted(ids: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
     v.sort();
     v
+}
+
+/// A central write that began before an edge enrolled found no edge to
+/// capture its change for. The enrollment waits for it to end, so the
+/// copy the edge takes next holds it: it never falls between the copy
+/// and the stream.
+async fn a_write_in_flight_as_an_edge_enrolls_is_in_its_copy(central: Backend, edge: Backend) {
+    let central = TestDb::migrated(central).await;
+    let c = central.db.clone();
+    let write = c.begin().await.unwrap();
+    let incident = new_incident(SCHOOL, "reported as the school enrolls");
+    incidents::insert(write.as_ref(), &incident).await.unwrap();
+
+    let edge = TestDb::migrated(edge).await;
+    edges::set_this_edge(edge.db.as_ref(), TENANT, SCHOOL).await.unwrap();
+    let this = edges::ThisEdge {
+        tenant_id: TENANT.into(),
+        school_id: SCHOOL.into(),
+    };
+    let req = EnrollRequest {
+        tenant_id: TENANT.into(),
+        school_id: SCHOOL.into(),
+        epoch: essp_store::node_state::epoch(edge.db.as_ref()).await.unwrap(),
+        host: HOST.into(),
+        confirmed_seq: 0,
+        replace: false,
+    };
+    let enrolled = tokio::spawn({
+        let (c, e, this) = (c.clone(), edge.db.clone(), this.clone());
+        async move {
+            edge_apply::enroll(c.as_ref(), &req).await.unwrap().unwrap();
+            copy_snapshot(c.as_ref(), e.as_ref(), &this).await;
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!enrolled.is_finished(), "the enrollment waits for the write in flight");
+    write.commit().await.unwrap();
+    enrolled.await.unwrap();
+
+    assert!(
+        outbox::pending(c.as_ref(), 0, 10).await.unwrap().is_empty(),
+        "the write began before any edge, and captured nothing"
+    );
+    assert!(exists(edge.db.as_ref(), &incident.id).await, "the copy holds the write");
+    assert_same_school(c.as_ref(), edge.db.as_ref(), SCHOOL).await;
 }
 
 /// An edge's enrollment copy, as `essp edge enroll` takes it: every

@@ -216,6 +216,22 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what its servers logged after starting (the
+        // lines no `wait_for_log` consumed): the cause of a timeout is
+        // usually there and nowhere else. `ESSP_TEST_LOGS=1` shows them
+        // for passing tests too.
+        if std::thread::panicking() || std::env::var_os("ESSP_TEST_LOGS").is_some() {
+            let mode = self
+                .env
+                .iter()
+                .find(|(k, _)| k == "ESSP_MODE")
+                .map_or("central", |(_, v)| v.as_str());
+            eprintln!("--- logs of the {mode} server at {} ---", self.base);
+            // The reader thread ends at the killed process's end of output.
+            while let Ok(line) = self.logs.recv_timeout(Duration::from_secs(2)) {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 

@@ -52,7 +52,15 @@ async fn for_each_row(
 ) -> Result<()> {
     let mut after = String::new();
     loop {
-        let page = row::read_page(ex, t, tenant, school, &after, PAGE).await?;
+        let page = row::Page {
+            table: t,
+            tenant,
+            school,
+            after: &after,
+            limit: PAGE,
+        }
+        .rows(ex)
+        .await?;
         for img in &page {
             each(img);
         }

@@ -126,41 +126,72 @@ pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
         .collect()
 }
 
-/// Up to `limit` replicated rows of a table in one school with ids after
-/// `after`, ordered by id (a snapshot page, a digest's page).
-pub async fn read_page(
-    ex: &dyn Executor,
-    table: &Table,
-    tenant: &str,
-    school: &str,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<Fields>> {
-    // Pages walk the primary key, so reading a whole school is linear: an
-    // index led by the tenant or the school would sort the school's rows
-    // again for every page.
-    let not_indexed = ex.dialect().not_indexed;
-    let tenant_cond = if table.tenant_keyed {
-        "tenant_id = $1".to_owned()
-    } else {
-        format!("{not_indexed}tenant_id = $1")
-    };
-    let school_cond = match table.school_column {
-        // Tenant-wide: every row, still naming $2 so both engines are
-        // handed the same parameters.
-        None => "$2 = $2".to_owned(),
-        Some(column) => format!("{not_indexed}{column} = $2"),
-    };
-    let sql = format!(
-        "SELECT {} FROM {} WHERE {tenant_cond} AND {school_cond} AND id > $3 ORDER BY id LIMIT $4",
-        select_list(table),
-        table.name,
-    );
-    ex.fetch_all(&sql, &[tenant.into(), school.into(), after.into(), limit.into()])
-        .await?
-        .iter()
-        .map(|r| image_of(table, r))
-        .collect()
+/// A page of a table's rows in one school: up to `limit` rows with ids
+/// after `after`, ordered by id (a snapshot page, a digest's page).
+pub struct Page<'a> {
+    pub table: &'a Table,
+    pub tenant: &'a str,
+    pub school: &'a str,
+    pub after: &'a str,
+    pub limit: i64,
+}
+
+impl Page<'_> {
+    /// The page's rows, every replicated column.
+    pub async fn rows(&self, ex: &dyn Executor) -> Result<Vec<Fields>> {
+        self.fetch(ex, &select_list(self.table))
+            .await?
+            .iter()
+            .map(|r| image_of(self.table, r))
+            .collect()
+    }
+
+    /// The page's ids.
+    pub async fn ids(&self, ex: &dyn Executor) -> Result<Vec<String>> {
+        self.fetch(ex, "id").await?.iter().map(|r| r.text("id")).collect()
+    }
+
+    /// The rows among `ids` that are (still) in the page's school, by id.
+    pub async fn rows_among(&self, ex: &dyn Executor, ids: &[&str]) -> Result<Vec<Fields>> {
+        let (also, extra) = match self.table.school_column {
+            None => ("1 = 1".to_owned(), Vec::new()),
+            Some(column) => (format!("r.{column} = $2"), vec![Value::from(self.school)]),
+        };
+        let mut rows = read_ids(ex, self.table, self.tenant, ids, &also, &extra).await?;
+        let id = |f: &Fields| f.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        rows.sort_by_cached_key(id);
+        Ok(rows)
+    }
+
+    /// `SELECT {what}` of the page's rows.
+    async fn fetch(&self, ex: &dyn Executor, what: &str) -> Result<Vec<crate::value::Row>> {
+        // Pages walk the primary key, so reading a whole school is linear:
+        // an index led by the tenant or the school would sort the school's
+        // rows again for every page.
+        let not_indexed = ex.dialect().not_indexed;
+        let tenant_cond = if self.table.tenant_keyed {
+            "tenant_id = $1".to_owned()
+        } else {
+            format!("{not_indexed}tenant_id = $1")
+        };
+        let school_cond = match self.table.school_column {
+            // Tenant-wide: every row, still naming $2 so both engines are
+            // handed the same parameters.
+            None => "$2 = $2".to_owned(),
+            Some(column) => format!("{not_indexed}{column} = $2"),
+        };
+        let sql = format!(
+            "SELECT {what} FROM {} WHERE {tenant_cond} AND {school_cond} AND id > $3 ORDER BY id LIMIT $4",
+            self.table.name,
+        );
+        let params = [
+            self.tenant.into(),
+            self.school.into(),
+            self.after.into(),
+            self.limit.into(),
+        ];
+        ex.fetch_all(&sql, &params).await
+    }
 }
 
 /// Inserts a whole row (every replicated column the image holds).
