@@ -24,9 +24,12 @@ async fn committed_pages_reach_the_database_file_without_a_close() {
     let body = "x".repeat(4000);
     for i in 0..500_i64 {
         let tx = db.begin().await.unwrap();
-        tx.execute("INSERT INTO blobs (id, body) VALUES ($1, $2)", &[i.into(), body.as_str().into()])
-            .await
-            .unwrap();
+        tx.execute(
+            "INSERT INTO blobs (id, body) VALUES ($1, $2)",
+            &[i.into(), body.as_str().into()],
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
     // The database stays open: only the checkpointer can move the pages.

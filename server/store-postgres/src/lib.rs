@@ -166,7 +166,15 @@ impl Executor for PgDatabase {
 #[async_trait]
 impl Database for PgDatabase {
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        let tx = self.pool.begin().await.map_err(map_err)?;
+        // sqlx 0.8's begin is not cancel-safe: dropped between sending
+        // BEGIN and reading its answer (a client hanging up, a timeout), it
+        // hands the connection back to the pool inside the server's
+        // transaction without knowing it, and the next auto-commit write on
+        // that connection is acknowledged but never committed. On its own
+        // task it always finishes; a transaction nobody waits for any more
+        // is then dropped there, which rolls it back.
+        let pool = self.pool.clone();
+        let tx = to_completion(async move { pool.begin().await }).await?;
         Ok(Box::new(PgTransaction { tx: Mutex::new(tx) }))
     }
 
@@ -248,6 +256,17 @@ impl Database for PgDatabase {
     }
 }
 
+/// Runs `work` on its own task, so it finishes even when the caller stops
+/// waiting for it.
+async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = std::result::Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Other(format!("a database task failed: {e}")))?
+        .map_err(map_err)
+}
+
 /// Stable 64-bit key for a lock name (FNV-1a), identical in every process.
 fn lock_key(name: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -305,7 +324,10 @@ impl Executor for PgTransaction {
 #[async_trait]
 impl Transaction for PgTransaction {
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.into_inner().commit().await.map_err(map_err)
+        // Like BEGIN: a COMMIT abandoned half-way would be followed by the
+        // ROLLBACK sqlx queues on drop ("no transaction in progress").
+        let tx = self.tx.into_inner();
+        to_completion(async move { tx.commit().await }).await
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {

@@ -166,6 +166,39 @@ async fn transactions_commit_rollback_and_drop(backend: Backend) {
     assert_eq!(vals, vec![1, 4]);
 }
 
+/// A transaction whose caller gives up while it is starting (a client that
+/// hung up, a timeout) leaves nothing open behind: every later write
+/// through the shared handle commits on its own. (sqlx 0.8 returned such a
+/// connection to the pool inside the server's transaction, and the next
+/// auto-commit write on it was acknowledged but never committed.)
+async fn abandoned_begins_leave_no_transaction_open(backend: Backend) {
+    let t = TestDb::empty(backend).await;
+    t.db.execute_script("CREATE TABLE n (v BIGINT NOT NULL)").await.unwrap();
+    for i in 0..40i64 {
+        // Polled a few times, then dropped: somewhere mid-start.
+        let mut begin = std::pin::pin!(t.db.begin());
+        for _ in 0..i % 8 {
+            if futures::poll!(begin.as_mut()).is_ready() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(20)).await;
+        }
+        t.db.execute("INSERT INTO n (v) VALUES ($1)", &[i.into()])
+            .await
+            .unwrap();
+    }
+    // Another handle sees only what was committed.
+    let other = t.reopen().await;
+    let n = other
+        .fetch_optional("SELECT COUNT(*) AS c FROM n", &[])
+        .await
+        .unwrap()
+        .unwrap()
+        .i64("c")
+        .unwrap();
+    assert_eq!(n, 40, "every acknowledged write is committed");
+}
+
 async fn constraint_errors_are_interpreted(backend: Backend) {
     let t = TestDb::migrated(backend).await;
     let s = scope();
@@ -516,6 +549,7 @@ on_both_engines!(
     values_round_trip,
     parameters_bind_by_number_not_position,
     transactions_commit_rollback_and_drop,
+    abandoned_begins_leave_no_transaction_open,
     constraint_errors_are_interpreted,
     incident_insert_get_and_scope,
     incident_list_filters_and_pages,
