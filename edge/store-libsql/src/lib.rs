@@ -433,14 +433,18 @@ impl LibsqlTransaction {
 
     async fn finish(mut self: Box<Self>, sql: &'static str) -> Result<()> {
         let conn = self.conn()?;
-        let result = call(&self.db.inner.active, conn, move |c| async move {
-            c.execute(sql, ()).await.map(|_| ())
+        // The writer is released by the blocking task once the statement
+        // ran, even if our caller stopped waiting meanwhile: released
+        // before, the next transaction could begin first and be ended by
+        // this COMMIT. On a failed COMMIT the next user of the writer rolls
+        // back whatever is left open.
+        let writer = self.conn.take();
+        call(&self.db.inner.active, conn, move |c| async move {
+            let done = c.execute(sql, ()).await.map(|_| ());
+            drop(writer);
+            done
         })
-        .await;
-        // Release the writer only now; on a failed COMMIT the next user of
-        // the writer rolls back whatever is left open.
-        self.conn.take();
-        result
+        .await
     }
 }
 

@@ -175,13 +175,15 @@ async fn abandoned_begins_leave_no_transaction_open(backend: Backend) {
     let t = TestDb::empty(backend).await;
     t.db.execute_script("CREATE TABLE n (v BIGINT NOT NULL)").await.unwrap();
     for i in 0..40i64 {
-        // Polled a few times, then dropped: somewhere mid-start.
-        let mut begin = std::pin::pin!(t.db.begin());
-        for _ in 0..i % 8 {
-            if futures::poll!(begin.as_mut()).is_ready() {
-                break;
+        {
+            // Polled a few times, then dropped: somewhere mid-start.
+            let mut begin = std::pin::pin!(t.db.begin());
+            for _ in 0..i % 8 {
+                if futures::poll!(begin.as_mut()).is_ready() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_micros(20)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_micros(20)).await;
         }
         t.db.execute("INSERT INTO n (v) VALUES ($1)", &[i.into()])
             .await
@@ -189,14 +191,39 @@ async fn abandoned_begins_leave_no_transaction_open(backend: Backend) {
     }
     // Another handle sees only what was committed.
     let other = t.reopen().await;
-    let n = other
-        .fetch_optional("SELECT COUNT(*) AS c FROM n", &[])
-        .await
-        .unwrap()
-        .unwrap()
-        .i64("c")
-        .unwrap();
+    let n = other.fetch_one_i64("SELECT COUNT(*) AS c FROM n").await;
     assert_eq!(n, 40, "every acknowledged write is committed");
+}
+
+/// A COMMIT whose caller gives up half-way (a client that hung up) still
+/// ends that transaction before the next one starts: it never commits
+/// the next transaction's first statements early, so a transaction that
+/// rolls back leaves nothing behind.
+async fn abandoned_commits_never_end_the_next_transaction(backend: Backend) {
+    let t = TestDb::empty(backend).await;
+    t.db.execute_script("CREATE TABLE n (v BIGINT NOT NULL)").await.unwrap();
+    for i in 0..40i64 {
+        let tx = t.db.begin().await.unwrap();
+        tx.execute("INSERT INTO n (v) VALUES ($1)", &[i.into()]).await.unwrap();
+        {
+            // Polled a few times, then dropped: somewhere mid-commit.
+            let mut commit = std::pin::pin!(tx.commit());
+            for _ in 0..i % 4 {
+                if futures::poll!(commit.as_mut()).is_ready() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        let next = t.db.begin().await.unwrap();
+        next.execute("INSERT INTO n (v) VALUES ($1)", &[(-1i64).into()])
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        next.rollback().await.unwrap();
+    }
+    let kept = t.db.fetch_one_i64("SELECT COUNT(*) AS c FROM n WHERE v < 0").await;
+    assert_eq!(kept, 0, "a rolled-back transaction left rows behind");
 }
 
 async fn constraint_errors_are_interpreted(backend: Backend) {
@@ -550,6 +577,7 @@ on_both_engines!(
     parameters_bind_by_number_not_position,
     transactions_commit_rollback_and_drop,
     abandoned_begins_leave_no_transaction_open,
+    abandoned_commits_never_end_the_next_transaction,
     constraint_errors_are_interpreted,
     incident_insert_get_and_scope,
     incident_list_filters_and_pages,
