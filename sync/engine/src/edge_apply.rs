@@ -392,7 +392,7 @@ pub async fn snapshot_page(
     .to_string();
     let mut rows = Vec::with_capacity(images.len());
     for mut fields in images {
-        let id = fields.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let id = row::id_of(&fields).to_owned();
         let tracked = known.remove(&id).unwrap_or_default();
         // Fields of a newer release central keeps for the row go too.
         fields.extend(row::unknown_of(t, &tracked.image).map(|(k, v)| (k.clone(), v.clone())));

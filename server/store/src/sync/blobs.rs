@@ -25,7 +25,7 @@ pub(crate) async fn available(ex: &dyn Executor, t: &Table, id: &str) -> Result<
 /// An edge fetches the blob of a row central sent (`fetch`); central waits
 /// for the edge to upload it.
 pub(crate) async fn hide_until_blob(ex: &dyn Executor, t: &Table, image: &Fields, fetch: bool) -> Result<()> {
-    let id = image.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let id = super::row::id_of(image);
     ex.execute(
         &format!("UPDATE {} SET status = 'pending' WHERE id = $1", t.name),
         &[id.into()],

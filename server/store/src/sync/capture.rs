@@ -174,7 +174,7 @@ async fn record(
     not_before: Option<&Hlc>,
 ) -> Result<()> {
     let (tenant, school) = scope(t, &image);
-    let id = image.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let id = row::id_of(&image).to_owned();
     if node.name == CENTRAL_NODE && !central_captures(ex, t, &tenant, &school).await? {
         return Ok(());
     }

@@ -64,7 +64,7 @@ async fn for_each_row(
         for img in &page {
             each(img);
         }
-        match page.last().and_then(|img| img.get("id")).and_then(|v| v.as_str()) {
+        match page.last().map(row::id_of).filter(|id| !id.is_empty()) {
             Some(id) if page.len() as i64 == PAGE => after = id.to_owned(),
             _ => return Ok(()),
         }
@@ -75,7 +75,7 @@ async fn for_each_row(
 pub async fn row_hashes(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for_each_row(ex, t, tenant, school, |img| {
-        let id = img.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let id = row::id_of(img).to_owned();
         out.insert(id, hex(&row_hash(img)));
     })
     .await?;

@@ -126,6 +126,11 @@ pub fn image_of(table: &Table, row: &crate::value::Row) -> Result<Fields> {
         .collect()
 }
 
+/// A row image's id ("" when it has none).
+pub fn id_of(image: &Fields) -> &str {
+    image.get("id").and_then(|v| v.as_str()).unwrap_or_default()
+}
+
 /// A page of a table's rows in one school: up to `limit` rows with ids
 /// after `after`, ordered by id (a snapshot page, a digest's page).
 pub struct Page<'a> {
@@ -158,8 +163,7 @@ impl Page<'_> {
             Some(column) => (format!("r.{column} = $2"), vec![Value::from(self.school)]),
         };
         let mut rows = read_ids(ex, self.table, self.tenant, ids, &also, &extra).await?;
-        let id = |f: &Fields| f.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        rows.sort_by_cached_key(id);
+        rows.sort_by(|a, b| id_of(a).cmp(id_of(b)));
         Ok(rows)
     }
 
