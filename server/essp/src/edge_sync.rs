@@ -241,7 +241,7 @@ impl essp_http::sync::EdgeSync for Handle {
             .link
             .as_ref()
             .ok_or("NATS_URL is not set: this edge does not sync")?;
-        link.checkpoint(true, false).await.map_err(|e| e.to_string())?;
+        link.checkpoint(true).await.map_err(|e| e.to_string())?;
         Ok(self.status().await)
     }
 }

@@ -11,7 +11,7 @@ use essp_store::Database;
 use essp_store::sync::{catalog, digest, edges};
 use essp_sync_engine::edge_link::EdgeLink;
 use essp_sync_engine::status::SharedStatus;
-use essp_sync_proto::CtlRequest;
+use essp_sync_engine::verify;
 
 use crate::bootstrap;
 
@@ -22,7 +22,12 @@ pub enum SyncAction {
     Status,
     /// Compare this edge's rows with central's (per-table digests, then
     /// the differing rows by id); exits non-zero when they differ.
-    Verify,
+    Verify {
+        /// Rows central reads per request (smaller: shorter requests,
+        /// more of them).
+        #[arg(long, default_value_t = verify::DIGEST_PAGE_ROWS, value_parser = clap::value_parser!(u32).range(1..))]
+        page_rows: u32,
+    },
     /// Report a checkpoint now (edge) or publish pending changes (central).
     Now,
 }
@@ -107,7 +112,7 @@ pub async fn sync(settings: Settings, action: SyncAction) -> Result<ExitCode> {
         }
         (Mode::Edge, SyncAction::Now) => {
             let link = edge_link(&settings, &db).await?;
-            let reply = link.checkpoint(true, false).await?;
+            let reply = link.checkpoint(true).await?;
             print(&reply)?;
             Ok(if reply.status == "ok" {
                 ExitCode::SUCCESS
@@ -132,8 +137,8 @@ pub async fn sync(settings: Settings, action: SyncAction) -> Result<ExitCode> {
             println!("published {sent} change(s)");
             Ok(ExitCode::SUCCESS)
         }
-        (Mode::Edge, SyncAction::Verify) => verify(&settings, &db).await,
-        (Mode::Central, SyncAction::Verify) => verify_central(&db).await,
+        (Mode::Edge, SyncAction::Verify { page_rows }) => verify(&settings, &db, page_rows).await,
+        (Mode::Central, SyncAction::Verify { .. }) => verify_central(&db).await,
     };
     db.close().await;
     result
@@ -163,41 +168,44 @@ async fn edge_status(settings: &Settings, db: &Arc<dyn Database>) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// Edge: central's digests against ours; for each table that differs, the
-/// row hashes on both sides name the rows.
-async fn verify(settings: &Settings, db: &Arc<dyn Database>) -> Result<ExitCode> {
+/// Rows named per differing table; the rest are counted.
+const NAMED_ROWS: usize = 100;
+
+/// Edge: every table's rows against central's (see
+/// [`essp_sync_engine::verify`]), naming the rows that differ.
+async fn verify(settings: &Settings, db: &Arc<dyn Database>, page_rows: u32) -> Result<ExitCode> {
     let link = edge_link(settings, db).await?;
-    // Our digests travel in the checkpoint; they are the ones compared.
-    let cp = link.current_checkpoint(false, true).await?;
-    let reply = link.send_checkpoint(&cp).await?;
+    // Central must still accept this edge: a refused epoch is the answer.
+    let reply = link.checkpoint(false).await?;
     if reply.status != "ok" {
         bail!("central refused: {}", reply.message);
     }
-    let (tenant, school) = (&link.this.tenant_id, &link.this.school_id);
-    let ours = cp.digests;
+    let pages = verify::PageRows {
+        digest: page_rows,
+        hashes: page_rows.min(verify::HASH_PAGE_ROWS),
+    };
     let mut differing = 0;
     for t in catalog::TABLES.iter() {
-        let (mine, theirs) = (ours.get(t.name), reply.digests.get(t.name));
-        if mine == theirs {
-            println!("{}: same ({} rows)", t.name, mine.map_or(0, |d| d.rows));
+        let c = verify::compare_table(&link, t, pages).await?;
+        if c.same() {
+            println!("{}: same ({} rows)", t.name, c.here.rows);
             continue;
         }
-        let central: std::collections::BTreeMap<String, String> = link
-            .request(&CtlRequest::RowHashes {
-                tenant_id: tenant.clone(),
-                school_id: school.clone(),
-                table: t.name.into(),
-            })
-            .await?;
-        let local = digest::row_hashes(db.as_ref(), t, tenant, school).await?;
-        let ids = digest::differing(&local, &central);
-        differing += ids.len();
+        differing += 1;
+        let shown = c.differing_rows.iter().take(NAMED_ROWS).cloned().collect::<Vec<_>>();
+        let mut rows = shown.join(", ");
+        if c.differing_rows.len() > shown.len() {
+            rows.push_str(&format!(" and {} more", c.differing_rows.len() - shown.len()));
+        }
+        if c.named_buckets < c.differing_buckets {
+            rows.push_str(&format!(
+                " (from {} of the {} differing hash buckets)",
+                c.named_buckets, c.differing_buckets
+            ));
+        }
         println!(
-            "{}: DIFFERENT ({} rows here, {} at central); rows: {}",
-            t.name,
-            mine.map_or(0, |d| d.rows),
-            theirs.map_or(0, |d| d.rows),
-            ids.join(", ")
+            "{}: DIFFERENT ({} rows here, {} at central); rows: {rows}",
+            t.name, c.here.rows, c.central.rows
         );
     }
     Ok(if differing == 0 {

@@ -217,6 +217,101 @@ async fn edge_writes_reach_central_and_central_edits_reach_the_edge() {
     assert_eq!(row["status"], "active", "{row}");
 }
 
+/// `essp sync verify` on the edge: its output line for `table`.
+fn verify_line(out: &std::process::Output, table: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{table}: ")))
+        .unwrap_or_else(|| {
+            panic!(
+                "no line for {table}: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_verify_names_the_rows_that_differ_reading_central_page_by_page() {
+    let nats = PrivateNats::start(&[]);
+    let central = central(&nats).await;
+    let edge = edge(&nats, SCHOOL).await;
+    let ids = create_many(&edge, SCHOOL, 25, "Verify").await;
+    wait_drained(&edge).await;
+
+    // Pages of 7 rows: central answers in many requests, and they add up.
+    let verify = ["sync", "verify", "--page-rows", "7"];
+    let out = edge_cli(&edge, &nats, SCHOOL, &verify);
+    assert!(out.status.success(), "{}", verify_line(&out, "incidents"));
+    assert_eq!(verify_line(&out, "incidents"), "incidents: same (25 rows)");
+    assert_eq!(verify_line(&out, "audit_logs"), "audit_logs: same (25 rows)");
+
+    // Central's verify compares with the digests of the edge's last
+    // checkpoint; an idle edge reuses them, but not after a write.
+    let same = format!("{TENANT}/{SCHOOL}: same as its last checkpoint");
+    let central_says =
+        || String::from_utf8_lossy(&common::run_cli(central.db(), &["sync", "verify"], &[]).stdout).into_owned();
+    wait_until("central's verify agrees with the edge's checkpoint", async || {
+        central_says().contains(&same)
+    })
+    .await;
+    let mut ids = ids;
+    ids.extend(create_many(&edge, SCHOOL, 1, "Later").await);
+    ids.sort();
+    wait_drained(&edge).await;
+    wait_until("the edge reports digests with its new row", async || {
+        central_says().contains(&same)
+    })
+    .await;
+
+    // Behind sync's back: a row changed at the edge, and one that only
+    // central still holds.
+    let (changed, gone) = (&ids[3], &ids[17]);
+    let at_edge = edge.db().db.as_ref();
+    at_edge
+        .execute(
+            "UPDATE incidents SET title = 'changed at the edge' WHERE id = $1",
+            &[changed.as_str().into()],
+        )
+        .await
+        .unwrap();
+    at_edge
+        .execute("DELETE FROM incidents WHERE id = $1", &[gone.as_str().into()])
+        .await
+        .unwrap();
+    let mut named = [changed.clone(), gone.clone()];
+    named.sort();
+    let want = format!(
+        "incidents: DIFFERENT (25 rows here, 26 at central); rows: {}",
+        named.join(", ")
+    );
+    for args in [&verify[..], &["sync", "verify"][..]] {
+        let out = edge_cli(&edge, &nats, SCHOOL, args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            verify_line(&out, "incidents")
+        );
+        assert_eq!(verify_line(&out, "incidents"), want, "{args:?}");
+        assert_eq!(
+            verify_line(&out, "audit_logs"),
+            "audit_logs: same (26 rows)",
+            "{args:?}"
+        );
+    }
+
+    // Verify only reads: central's row is as the edge first sent it.
+    let (_, original) = get(&central, &format!("/v1/incidents/{changed}")).await;
+    assert!(original["title"].as_str().unwrap().starts_with("Verify "), "{original}");
+
+    // A page size of 0 is a usage error, not a silent verify of nothing.
+    let out = edge_cli(&edge, &nats, SCHOOL, &["sync", "verify", "--page-rows", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--page-rows"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_works_under_the_documented_per_school_nats_permissions() {
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/nats-edge-permissions.conf");

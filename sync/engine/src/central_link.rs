@@ -2,13 +2,14 @@
 //! envelopes from the `up` stream, answers checkpoints on `ctl`, and
 //! publishes central's changes of enrolled schools on `down`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer, stream};
 use essp_store::Database;
 use essp_store::sync::{catalog, digest, outbox};
-use essp_sync_proto::{CtlRequest, EnrollReply, Envelope, PROTOCOL_VERSION, subjects};
+use essp_sync_proto::{CtlRequest, DigestPage, EnrollReply, Envelope, PROTOCOL_VERSION, RowHashesPage, subjects};
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,6 +25,12 @@ const DOWN_LEASE: &str = "essp-sync-down";
 const CTL_QUEUE: &str = "essp-sync-worker";
 /// Changes per down envelope (well under NATS's 1 MiB payload limit).
 const DOWN_BATCH: i64 = 200;
+/// The most rows one `DigestPage` request digests (a few seconds' work),
+/// whatever the edge asks for.
+const MAX_DIGEST_PAGE_ROWS: u32 = 50_000;
+/// The most rows one `BucketRowHashes` request scans: its answer (up to one
+/// hash per row) stays well inside NATS's 1 MiB payload.
+const MAX_HASH_PAGE_ROWS: u32 = 5_000;
 
 /// Creates both sync streams if needed (file storage; `up` keeps a week,
 /// `down` a month so an edge offline for weeks still catches up).
@@ -255,6 +262,14 @@ async fn handle_up(db: &dyn Database, msg: &jetstream::Message) -> Result<AckKin
     })
 }
 
+/// `ctl` requests answered at once by one sync-worker (each may hold a
+/// database connection for as long as it takes).
+const CTL_CONCURRENCY: usize = 16;
+
+/// Answers edges' `ctl` requests. Requests of different edges are answered
+/// side by side, so one edge's slow request (an enrollment waiting for
+/// writes in flight, a verify reading a big school) never holds up the
+/// others' checkpoints; one edge's requests are answered one at a time.
 async fn answer_ctl(
     db: Arc<dyn Database>,
     client: async_nats::Client,
@@ -267,8 +282,12 @@ async fn answer_ctl(
         .queue_subscribe(subjects::CTL_ALL, CTL_QUEUE.into())
         .await
         .map_err(nats_err)?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(CTL_CONCURRENCY));
+    let mut lanes: HashMap<(String, String), Arc<tokio::sync::Mutex<()>>> = HashMap::new();
+    let mut answering = tokio::task::JoinSet::new();
     let mut stop = stop;
     loop {
+        while answering.try_join_next().is_some() {}
         let msg = tokio::select! {
             m = sub.next() => m,
             _ = stop.wait_for(|s| *s) => return Ok(()),
@@ -287,12 +306,51 @@ async fn answer_ctl(
             tracing::warn!(%tenant, %school, reply = %reply_to, "ignoring a sync request with a foreign reply subject");
             continue;
         }
-        let body = match serde_json::from_slice::<CtlRequest>(&msg.payload) {
-            Ok(req) => answer(db.as_ref(), &js, blobs.as_ref(), &tenant, &school, req).await?,
-            Err(e) => refusal(&format!("unreadable request: {e}")),
+        // With every slot taken, read no further requests until one frees.
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.map_err(|e| SyncError::Other(e.to_string()))?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
         };
-        client.publish(reply_to, body.into()).await.map_err(nats_err)?;
+        if lanes.len() > 4 * CTL_CONCURRENCY {
+            // Forget the lanes of edges with no request being answered.
+            lanes.retain(|_, lane| Arc::strong_count(lane) > 1);
+        }
+        let lane = lanes.entry((tenant.clone(), school.clone())).or_default().clone();
+        let (db, js, blobs, client) = (db.clone(), js.clone(), blobs.clone(), client.clone());
+        answering.spawn(async move {
+            let _slot = slot;
+            let _turn = lane.lock().await;
+            let body = match serde_json::from_slice::<CtlRequest>(&msg.payload) {
+                Ok(req) => answer(db.as_ref(), &js, blobs.as_ref(), &tenant, &school, req).await,
+                Err(e) => Ok(refusal(&format!("unreadable request: {e}"))),
+            };
+            // Unanswered, the edge's request times out and it asks again.
+            let sent = match body {
+                Ok(body) => client.publish(reply_to, body.into()).await.map_err(nats_err),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                tracing::warn!(%tenant, %school, error = %e, "could not answer a sync request");
+            }
+        });
     }
+}
+
+/// The rows a paged request asks about, at most `cap` of them; `None` for
+/// a table that is not replicated.
+fn requested_rows<'a>(
+    table: &str,
+    tenant: &'a str,
+    school: &'a str,
+    after: &'a str,
+    limit: u32,
+    cap: u32,
+) -> Option<digest::Rows<'a>> {
+    Some(digest::Rows {
+        after,
+        max: i64::from(limit.min(cap)),
+        ..digest::Rows::all(catalog::table(table)?, tenant, school)
+    })
 }
 
 fn refusal(message: &str) -> Vec<u8> {
@@ -336,6 +394,40 @@ async fn answer(
             Some(t) => to_json(&digest::row_hashes(db, t, tenant, school).await?),
             None => Ok(refusal("unknown table")),
         },
+        CtlRequest::DigestPage {
+            tenant_id,
+            school_id,
+            table,
+            after_id,
+            limit,
+        } if own(&tenant_id, &school_id) => {
+            match requested_rows(&table, tenant, school, &after_id, limit, MAX_DIGEST_PAGE_ROWS) {
+                Some(rows) => {
+                    let (sums, next_after) = rows.bucket_sums(db).await?;
+                    to_json(&DigestPage {
+                        buckets: sums.into_iter().map(|(b, s)| (b, s.to_digest())).collect(),
+                        next_after,
+                    })
+                }
+                None => Ok(refusal("unknown table")),
+            }
+        }
+        CtlRequest::BucketRowHashes {
+            tenant_id,
+            school_id,
+            table,
+            buckets,
+            after_id,
+            limit,
+        } if own(&tenant_id, &school_id) => {
+            match requested_rows(&table, tenant, school, &after_id, limit, MAX_HASH_PAGE_ROWS) {
+                Some(rows) => {
+                    let (hashes, next_after) = rows.hashes_in(db, &buckets.into_iter().collect()).await?;
+                    to_json(&RowHashesPage { hashes, next_after })
+                }
+                None => Ok(refusal("unknown table")),
+            }
+        }
         CtlRequest::Enroll(req) if own(&req.tenant_id, &req.school_id) => {
             if let Err(message) = edge_apply::enroll(db, &req).await? {
                 return to_json(&EnrollReply {
@@ -393,6 +485,8 @@ async fn answer(
             to_json(&blob_transfer::serve(db, blobs, tenant, school, &object_key, offset).await?)
         }
         CtlRequest::RowHashes { .. }
+        | CtlRequest::DigestPage { .. }
+        | CtlRequest::BucketRowHashes { .. }
         | CtlRequest::Enroll(_)
         | CtlRequest::SnapshotPage { .. }
         | CtlRequest::BlobOffset { .. }

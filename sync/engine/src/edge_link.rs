@@ -6,6 +6,7 @@
 //! Everything here tolerates the link being down for days: the outbox and
 //! the cursor live in the database, and every loop starts again from them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use essp_store::sync::edges::{self, ThisEdge};
 use essp_store::sync::{batch, blobs, digest, journal, outbox};
 use essp_sync_proto::{
     BlobReply, Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope, PROTOCOL_VERSION,
-    SnapshotPage, subjects,
+    SnapshotPage, TableDigest, subjects,
 };
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -43,6 +44,49 @@ const SLOW_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Rows per snapshot page (one NATS request each).
 const SNAPSHOT_PAGE: u32 = 500;
+
+/// How long digests of an unchanged school are reported again before they
+/// are computed afresh anyway.
+const DIGESTS_REUSED_FOR: Duration = Duration::from_secs(3600);
+
+/// The digests last reported and the positions they were taken at. A
+/// replicated row changes on an edge only by a local write (which takes an
+/// outbox position), an applied down change (which moves the cursor) or a
+/// new enrollment or schema (which change the epoch or schema version): while
+/// none of them moves, the digests cannot have changed, and an idle school's
+/// minute-by-minute checkpoint does not hash every row again.
+#[derive(Default)]
+struct DigestCache {
+    taken: Option<(DigestsAt, Instant, BTreeMap<String, TableDigest>)>,
+}
+
+#[derive(PartialEq)]
+struct DigestsAt {
+    epoch: String,
+    schema_version: i64,
+    last_seq: i64,
+    down_cursor: u64,
+}
+
+impl DigestCache {
+    async fn of(&mut self, db: &dyn Database, cp: &Checkpoint) -> Result<BTreeMap<String, TableDigest>, SyncError> {
+        let at = DigestsAt {
+            epoch: cp.epoch.clone(),
+            schema_version: cp.schema_version,
+            last_seq: cp.last_seq,
+            down_cursor: cp.down_cursor,
+        };
+        if let Some((taken_at, when, digests)) = &self.taken
+            && *taken_at == at
+            && when.elapsed() < DIGESTS_REUSED_FOR
+        {
+            return Ok(digests.clone());
+        }
+        let digests = digest::digests(db, &cp.tenant_id, &cp.school_id).await?;
+        self.taken = Some((at, Instant::now(), digests.clone()));
+        Ok(digests)
+    }
+}
 
 /// How far an enrollment got (stored, so an interrupted one resumes).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -139,6 +183,7 @@ impl EdgeLink {
         // Central's applied position and when it last moved.
         let mut progress = (next - 1, Instant::now());
         let mut last_checkpoint: Option<Instant> = None;
+        let mut digests = DigestCache::default();
         let mut refused = false;
         loop {
             let (mut published, mut drained) = (0, false);
@@ -159,11 +204,13 @@ impl EdgeLink {
             // envelope cost more than the publishing.
             let catch_up = drained;
             if periodic || catch_up || (unconfirmed && published == 0) {
+                let mut cp = self.current_checkpoint().await?;
                 // Digests only once caught up: while changes wait they
                 // differ anyway, and hashing a big school costs time.
-                let reply = self
-                    .checkpoint(periodic && !unconfirmed && published == 0, false)
-                    .await?;
+                if periodic && !unconfirmed && published == 0 {
+                    cp.digests = digests.of(self.db.as_ref(), &cp).await?;
+                }
+                let reply = self.send_checkpoint(&cp).await?;
                 last_checkpoint = Some(Instant::now());
                 refused = reply.status == "reenroll";
                 if reply.applied_seq != progress.0 {
@@ -341,8 +388,8 @@ impl EdgeLink {
         Ok(progress)
     }
 
-    /// This edge's checkpoint as of now.
-    pub async fn current_checkpoint(&self, with_digests: bool, verify: bool) -> Result<Checkpoint, SyncError> {
+    /// This edge's checkpoint as of now, without digests.
+    pub async fn current_checkpoint(&self) -> Result<Checkpoint, SyncError> {
         let db = self.db.as_ref();
         let depth = outbox::depth(db).await?;
         let confirmed = edges::position(db, edges::UP_CONFIRMED).await?;
@@ -365,25 +412,24 @@ impl EdgeLink {
             last_seq: depth.last_seq.max(confirmed),
             confirmed_seq: confirmed,
             down_cursor: u64::try_from(edges::position(db, edges::DOWN_CURSOR).await?).unwrap_or_default(),
-            digests: if with_digests || verify {
-                digest::digests(db, &self.this.tenant_id, &self.this.school_id).await?
-            } else {
-                Default::default()
-            },
-            verify,
+            digests: Default::default(),
+            verify: false,
         })
     }
 
-    /// Sends a checkpoint, applies what central answers (trim, rejections)
-    /// and returns the answer.
-    pub async fn checkpoint(&self, with_digests: bool, verify: bool) -> Result<CheckpointReply, SyncError> {
-        let cp = self.current_checkpoint(with_digests, verify).await?;
+    /// Sends a checkpoint (with this edge's digests if asked), applies what
+    /// central answers (trim, rejections) and returns the answer.
+    pub async fn checkpoint(&self, with_digests: bool) -> Result<CheckpointReply, SyncError> {
+        let mut cp = self.current_checkpoint().await?;
+        if with_digests {
+            cp.digests = digest::digests(self.db.as_ref(), &self.this.tenant_id, &self.this.school_id).await?;
+        }
         self.send_checkpoint(&cp).await
     }
 
     /// [`EdgeLink::checkpoint`] of a checkpoint taken with
-    /// [`EdgeLink::current_checkpoint`] (whose digests the caller keeps).
-    pub async fn send_checkpoint(&self, cp: &Checkpoint) -> Result<CheckpointReply, SyncError> {
+    /// [`EdgeLink::current_checkpoint`].
+    async fn send_checkpoint(&self, cp: &Checkpoint) -> Result<CheckpointReply, SyncError> {
         let reply: CheckpointReply = match self.request(&CtlRequest::Checkpoint(cp.clone())).await {
             Ok(r) => r,
             Err(e) => {
@@ -465,6 +511,8 @@ impl EdgeLink {
         let slow = matches!(
             req,
             CtlRequest::RowHashes { .. }
+                | CtlRequest::DigestPage { .. }
+                | CtlRequest::BucketRowHashes { .. }
                 | CtlRequest::Checkpoint(Checkpoint { verify: true, .. })
                 | CtlRequest::Enroll(_)
         );
@@ -478,8 +526,19 @@ impl EdgeLink {
             .await
             .map_err(|_| SyncError::Nats("central did not answer".into()))?
             .map_err(nats_err)?;
-        serde_json::from_slice(&msg.payload)
-            .map_err(|e| SyncError::Other(format!("unreadable answer from central: {e}")))
+        serde_json::from_slice(&msg.payload).map_err(|e| {
+            // Central answers a request it will not serve (or, a release
+            // behind, does not know) with a refusal instead.
+            #[derive(serde::Deserialize)]
+            struct Refusal {
+                status: String,
+                message: String,
+            }
+            match serde_json::from_slice::<Refusal>(&msg.payload) {
+                Ok(r) if r.status == "refused" => SyncError::Other(format!("central refused: {}", r.message)),
+                _ => SyncError::Other(format!("unreadable answer from central: {e}")),
+            }
+        })
     }
 
     async fn run_down(self, mut stop: watch::Receiver<bool>) -> Result<(), SyncError> {

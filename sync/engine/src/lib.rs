@@ -13,6 +13,7 @@ pub mod ssot_events;
 pub mod ssot_feed;
 pub mod ssot_reconcile;
 pub mod status;
+pub mod verify;
 
 /// How long background loops wait after a failure before trying again.
 pub(crate) const RETRY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -122,12 +122,39 @@ pub enum CtlRequest {
     /// "Here is where I am": answered with a [`CheckpointReply`].
     Checkpoint(Checkpoint),
     /// "Hash every row of this table in my school": answered with a map
-    /// of row id to hash, to name the rows whose digests differ.
+    /// of row id to hash. Kept for edges of earlier releases; its answer
+    /// grows with the table, so current edges page with
+    /// [`CtlRequest::DigestPage`] and [`CtlRequest::BucketRowHashes`].
     #[serde(rename_all = "camelCase")]
     RowHashes {
         tenant_id: String,
         school_id: String,
         table: String,
+    },
+    /// "Digest the next `limit` rows of this table in my school, after
+    /// `after_id` in your order, bucket by bucket": answered with a
+    /// [`DigestPage`]. Bucket sums add up whatever order each side reads
+    /// its rows in, so the edge compares its whole table with the sum of
+    /// central's pages.
+    #[serde(rename_all = "camelCase")]
+    DigestPage {
+        tenant_id: String,
+        school_id: String,
+        table: String,
+        after_id: String,
+        limit: u32,
+    },
+    /// "Hash the rows among the next `limit` after `after_id` that fall in
+    /// these buckets": answered with a [`RowHashesPage`], to name the rows
+    /// of the buckets whose digests differ.
+    #[serde(rename_all = "camelCase")]
+    BucketRowHashes {
+        tenant_id: String,
+        school_id: String,
+        table: String,
+        buckets: Vec<u16>,
+        after_id: String,
+        limit: u32,
     },
     /// "Enroll me under this new epoch": answered with an [`EnrollReply`].
     Enroll(EnrollRequest),
@@ -235,6 +262,29 @@ pub struct EnrollReply {
 pub struct SnapshotPage {
     pub table: String,
     pub rows: Vec<RowChange>,
+    /// The id to ask after for the next page; `None` on the last one.
+    pub next_after: Option<String>,
+}
+
+/// Rows are spread over this many digest buckets by their id
+/// (`essp_store::sync::digest::bucket_of`); both sides must agree on it.
+pub const DIGEST_BUCKETS: u16 = 256;
+
+/// Central's digest of one page of a table's rows, per bucket (empty
+/// buckets are left out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestPage {
+    pub buckets: BTreeMap<u16, TableDigest>,
+    /// The id to ask after for the next page; `None` on the last one.
+    pub next_after: Option<String>,
+}
+
+/// Row id → row hash for one page's rows in the asked buckets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowHashesPage {
+    pub hashes: BTreeMap<String, String>,
     /// The id to ask after for the next page; `None` on the last one.
     pub next_after: Option<String>,
 }

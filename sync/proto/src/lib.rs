@@ -9,7 +9,7 @@ pub mod hlc;
 pub mod subjects;
 
 pub use envelope::{
-    BLOB_CHUNK, BlobReply, Checkpoint, CheckpointReply, CtlRequest, EnrollReply, EnrollRequest, Envelope,
-    PROTOCOL_VERSION, Rejection, RowChange, SnapshotPage, TableDigest,
+    BLOB_CHUNK, BlobReply, Checkpoint, CheckpointReply, CtlRequest, DIGEST_BUCKETS, DigestPage, EnrollReply,
+    EnrollRequest, Envelope, PROTOCOL_VERSION, Rejection, RowChange, RowHashesPage, SnapshotPage, TableDigest,
 };
 pub use hlc::{ClockError, Hlc, HlcClock};

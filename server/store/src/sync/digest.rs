@@ -3,9 +3,9 @@
 //! when they hold the same rows; and per-row hashes to name the rows that
 //! differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use essp_sync_proto::TableDigest;
+use essp_sync_proto::{DIGEST_BUCKETS, TableDigest};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{self, Table};
@@ -42,62 +42,179 @@ fn hex(bytes: &[u8]) -> String {
 /// more than this many rows in memory.
 const PAGE: i64 = 1000;
 
-/// Calls `each` with every row of a table in one school, page by page.
-async fn for_each_row(
-    ex: &dyn Executor,
-    t: &Table,
-    tenant: &str,
-    school: &str,
-    mut each: impl FnMut(&essp_sync_proto::envelope::Fields),
-) -> Result<()> {
-    let mut after = String::new();
-    loop {
-        let page = row::Page {
-            table: t,
+/// A run of one school's rows of a table: those whose id comes after
+/// `after` (`""`: from the first), at most `max` of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub table: &'a Table,
+    pub tenant: &'a str,
+    pub school: &'a str,
+    pub after: &'a str,
+    pub max: i64,
+}
+
+impl<'a> Rows<'a> {
+    /// Every row of the table in the school.
+    pub fn all(table: &'a Table, tenant: &'a str, school: &'a str) -> Self {
+        Rows {
+            table,
             tenant,
             school,
-            after: &after,
-            limit: PAGE,
-        }
-        .rows(ex)
-        .await?;
-        for img in &page {
-            each(img);
-        }
-        match page.last().map(row::id_of).filter(|id| !id.is_empty()) {
-            Some(id) if page.len() as i64 == PAGE => after = id.to_owned(),
-            _ => return Ok(()),
+            after: "",
+            max: i64::MAX,
         }
     }
+
+    /// Calls `each` with the run's rows, page by page. Returns the id to
+    /// continue after, or `None` once the table's end was reached.
+    async fn for_each(
+        &self,
+        ex: &dyn Executor,
+        mut each: impl FnMut(&essp_sync_proto::envelope::Fields),
+    ) -> Result<Option<String>> {
+        let mut after = self.after.to_owned();
+        let mut left = self.max.max(1);
+        loop {
+            let limit = PAGE.min(left);
+            let page = row::Page {
+                table: self.table,
+                tenant: self.tenant,
+                school: self.school,
+                after: &after,
+                limit,
+            }
+            .rows(ex)
+            .await?;
+            for img in &page {
+                each(img);
+            }
+            left -= page.len() as i64;
+            match page.last().map(row::id_of).filter(|id| !id.is_empty()) {
+                Some(id) if page.len() as i64 == limit => {
+                    after = id.to_owned();
+                    if left == 0 {
+                        return Ok(Some(after));
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// The run's bucket sums, and the id to continue after (`None` at the
+    /// table's end).
+    pub async fn bucket_sums(&self, ex: &dyn Executor) -> Result<(BucketSums, Option<String>)> {
+        let mut buckets = BucketSums::new();
+        let next = self
+            .for_each(ex, |img| {
+                buckets
+                    .entry(bucket_of(row::id_of(img)))
+                    .or_default()
+                    .add_row(&row_hash(img));
+            })
+            .await?;
+        Ok((buckets, next))
+    }
+
+    /// The hashes, by id, of the run's rows in `buckets`, and the id to
+    /// continue after (`None` at the table's end).
+    pub async fn hashes_in(
+        &self,
+        ex: &dyn Executor,
+        buckets: &BTreeSet<u16>,
+    ) -> Result<(BTreeMap<String, String>, Option<String>)> {
+        let mut out = BTreeMap::new();
+        let next = self
+            .for_each(ex, |img| {
+                let id = row::id_of(img);
+                if buckets.contains(&bucket_of(id)) {
+                    out.insert(id.to_owned(), hex(&row_hash(img)));
+                }
+            })
+            .await?;
+        Ok((out, next))
+    }
+}
+
+/// A digest being summed up: the row count and the wrapping sum of each
+/// row hash's first 16 bytes, so the order rows are read in does not
+/// matter and the sums of disjoint parts add up to the sum of the whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sum {
+    rows: i64,
+    sum: u128,
+}
+
+impl Sum {
+    fn add_row(&mut self, hash: &[u8; 32]) {
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&hash[..16]);
+        self.sum = self.sum.wrapping_add(u128::from_be_bytes(first));
+        self.rows += 1;
+    }
+
+    pub fn add(&mut self, other: Sum) {
+        self.sum = self.sum.wrapping_add(other.sum);
+        self.rows += other.rows;
+    }
+
+    pub fn rows(&self) -> i64 {
+        self.rows
+    }
+
+    pub fn to_digest(self) -> TableDigest {
+        TableDigest {
+            rows: self.rows,
+            hash: format!("{:032x}", self.sum),
+        }
+    }
+
+    /// The sum a digest was written from; `None` if it is not one.
+    pub fn of_digest(d: &TableDigest) -> Option<Sum> {
+        Some(Sum {
+            rows: d.rows,
+            sum: u128::from_str_radix(&d.hash, 16).ok()?,
+        })
+    }
+}
+
+/// Bucket → the digest of its rows.
+pub type BucketSums = BTreeMap<u16, Sum>;
+
+/// The digest bucket of a row, from its id alone, so a row that differs
+/// between two sides is in the same bucket on both.
+pub fn bucket_of(id: &str) -> u16 {
+    let h = Sha256::digest(id.as_bytes());
+    u16::from_be_bytes([h[0], h[1]]) % DIGEST_BUCKETS
+}
+
+/// The whole table of a set of bucket sums.
+pub fn total(buckets: &BucketSums) -> Sum {
+    let mut all = Sum::default();
+    for s in buckets.values() {
+        all.add(*s);
+    }
+    all
 }
 
 /// Each row's hash, by id.
 pub async fn row_hashes(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for_each_row(ex, t, tenant, school, |img| {
-        let id = row::id_of(img).to_owned();
-        out.insert(id, hex(&row_hash(img)));
-    })
-    .await?;
+    Rows::all(t, tenant, school)
+        .for_each(ex, |img| {
+            out.insert(row::id_of(img).to_owned(), hex(&row_hash(img)));
+        })
+        .await?;
     Ok(out)
 }
 
-/// One table's digest: the wrapping sum of every row hash's first 16
-/// bytes, so the order rows are read in does not matter.
+/// One table's digest.
 pub async fn table_digest(ex: &dyn Executor, t: &Table, tenant: &str, school: &str) -> Result<TableDigest> {
-    let (mut rows, mut sum) = (0i64, 0u128);
-    for_each_row(ex, t, tenant, school, |img| {
-        let h = row_hash(img);
-        let mut first = [0u8; 16];
-        first.copy_from_slice(&h[..16]);
-        sum = sum.wrapping_add(u128::from_be_bytes(first));
-        rows += 1;
-    })
-    .await?;
-    Ok(TableDigest {
-        rows,
-        hash: format!("{sum:032x}"),
-    })
+    let mut sum = Sum::default();
+    Rows::all(t, tenant, school)
+        .for_each(ex, |img| sum.add_row(&row_hash(img)))
+        .await?;
+    Ok(sum.to_digest())
 }
 
 /// Every replicated table's digest for one school.
