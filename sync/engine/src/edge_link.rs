@@ -48,6 +48,10 @@ const SNAPSHOT_PAGE: u32 = 500;
 /// How long digests of an unchanged school are reported again before they
 /// are computed afresh anyway.
 const DIGESTS_REUSED_FOR: Duration = Duration::from_secs(3600);
+/// Digests are computed at most once per this many times their own last
+/// duration: a school big enough to take a minute to hash spends at most a
+/// tenth of its time on it, however often it checkpoints.
+const DIGEST_SPACING: u32 = 10;
 
 /// The digests last reported and the positions they were taken at. A
 /// replicated row changes on an edge only by a local write (which takes an
@@ -57,10 +61,17 @@ const DIGESTS_REUSED_FOR: Duration = Duration::from_secs(3600);
 /// minute-by-minute checkpoint does not hash every row again.
 #[derive(Default)]
 struct DigestCache {
-    taken: Option<(DigestsAt, Instant, BTreeMap<String, TableDigest>)>,
+    taken: Option<Taken>,
 }
 
-#[derive(PartialEq)]
+struct Taken {
+    at: DigestsAt,
+    when: Instant,
+    took: Duration,
+    digests: BTreeMap<String, TableDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 struct DigestsAt {
     epoch: String,
     schema_version: i64,
@@ -68,23 +79,54 @@ struct DigestsAt {
     down_cursor: u64,
 }
 
+#[derive(Debug, PartialEq)]
+enum DigestPlan {
+    /// Report the digests taken last.
+    Reuse,
+    /// Hash the school again.
+    Compute,
+    /// Report none this time: the school changed, but the last hashing was
+    /// too recent for its cost.
+    Skip,
+}
+
 impl DigestCache {
-    async fn of(&mut self, db: &dyn Database, cp: &Checkpoint) -> Result<BTreeMap<String, TableDigest>, SyncError> {
+    fn plan(&self, at: &DigestsAt, now: Instant) -> DigestPlan {
+        match &self.taken {
+            None => DigestPlan::Compute,
+            Some(t) if t.at == *at && now.duration_since(t.when) < DIGESTS_REUSED_FOR => DigestPlan::Reuse,
+            Some(t) if now.duration_since(t.when) < t.took * DIGEST_SPACING => DigestPlan::Skip,
+            Some(_) => DigestPlan::Compute,
+        }
+    }
+
+    /// The digests to report with `cp`, if any.
+    async fn of(
+        &mut self,
+        db: &dyn Database,
+        cp: &Checkpoint,
+    ) -> Result<Option<BTreeMap<String, TableDigest>>, SyncError> {
         let at = DigestsAt {
             epoch: cp.epoch.clone(),
             schema_version: cp.schema_version,
             last_seq: cp.last_seq,
             down_cursor: cp.down_cursor,
         };
-        if let Some((taken_at, when, digests)) = &self.taken
-            && *taken_at == at
-            && when.elapsed() < DIGESTS_REUSED_FOR
-        {
-            return Ok(digests.clone());
+        match self.plan(&at, Instant::now()) {
+            DigestPlan::Reuse => Ok(self.taken.as_ref().map(|t| t.digests.clone())),
+            DigestPlan::Skip => Ok(None),
+            DigestPlan::Compute => {
+                let when = Instant::now();
+                let digests = digest::digests(db, &cp.tenant_id, &cp.school_id).await?;
+                self.taken = Some(Taken {
+                    at,
+                    when,
+                    took: when.elapsed(),
+                    digests: digests.clone(),
+                });
+                Ok(Some(digests))
+            }
         }
-        let digests = digest::digests(db, &cp.tenant_id, &cp.school_id).await?;
-        self.taken = Some((at, Instant::now(), digests.clone()));
-        Ok(digests)
     }
 }
 
@@ -208,7 +250,7 @@ impl EdgeLink {
                 // Digests only once caught up: while changes wait they
                 // differ anyway, and hashing a big school costs time.
                 if periodic && !unconfirmed && published == 0 {
-                    cp.digests = digests.of(self.db.as_ref(), &cp).await?;
+                    cp.digests = digests.of(self.db.as_ref(), &cp).await?.unwrap_or_default();
                 }
                 let reply = self.send_checkpoint(&cp).await?;
                 last_checkpoint = Some(Instant::now());
@@ -724,6 +766,67 @@ impl blob_transfer::BlobSource for CentralBlob<'_> {
             "ok" => Ok(Some(reply.data)),
             "wait" => Ok(None),
             _ => Err(SyncError::Other(reply.message)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(last_seq: i64) -> DigestsAt {
+        DigestsAt {
+            epoch: "e1".into(),
+            schema_version: 7,
+            last_seq,
+            down_cursor: 3,
+        }
+    }
+
+    fn taken(last_seq: i64, when: Instant, took: Duration) -> DigestCache {
+        DigestCache {
+            taken: Some(Taken {
+                at: at(last_seq),
+                when,
+                took,
+                digests: BTreeMap::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn digests_are_reused_while_nothing_moved_and_spaced_by_their_cost() {
+        let t0 = Instant::now();
+        let secs = Duration::from_secs;
+        assert_eq!(DigestCache::default().plan(&at(5), t0), DigestPlan::Compute);
+        // Cheap digests: reused while nothing moved, recomputed once it did.
+        let cheap = taken(5, t0, Duration::from_millis(20));
+        assert_eq!(cheap.plan(&at(5), t0 + secs(60)), DigestPlan::Reuse);
+        assert_eq!(cheap.plan(&at(6), t0 + secs(60)), DigestPlan::Compute);
+        // ... and recomputed after an hour even if nothing moved.
+        assert_eq!(cheap.plan(&at(5), t0 + secs(3601)), DigestPlan::Compute);
+        // A school that took 60 s to hash: not again within 10 minutes.
+        let dear = taken(5, t0, secs(60));
+        assert_eq!(dear.plan(&at(6), t0 + secs(120)), DigestPlan::Skip);
+        assert_eq!(dear.plan(&at(5), t0 + secs(120)), DigestPlan::Reuse);
+        assert_eq!(dear.plan(&at(6), t0 + secs(601)), DigestPlan::Compute);
+        // Any position counts: the down cursor, the epoch, the schema.
+        let moved = [
+            DigestsAt {
+                down_cursor: 4,
+                ..at(5)
+            },
+            DigestsAt {
+                epoch: "e2".into(),
+                ..at(5)
+            },
+            DigestsAt {
+                schema_version: 8,
+                ..at(5)
+            },
+        ];
+        for m in moved {
+            assert_eq!(cheap.plan(&m, t0 + secs(60)), DigestPlan::Compute, "{m:?}");
         }
     }
 }
