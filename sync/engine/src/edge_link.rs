@@ -431,7 +431,7 @@ impl EdgeLink {
     }
 
     /// This edge's checkpoint as of now, without digests.
-    pub async fn current_checkpoint(&self) -> Result<Checkpoint, SyncError> {
+    async fn current_checkpoint(&self) -> Result<Checkpoint, SyncError> {
         let db = self.db.as_ref();
         let depth = outbox::depth(db).await?;
         let confirmed = edges::position(db, edges::UP_CONFIRMED).await?;
