@@ -25,7 +25,7 @@ pub enum SyncAction {
     Verify {
         /// Rows central reads per request (smaller: shorter requests,
         /// more of them).
-        #[arg(long, default_value_t = verify::DIGEST_PAGE_ROWS, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = verify::PAGE_ROWS, value_parser = clap::value_parser!(u32).range(1..))]
         page_rows: u32,
     },
     /// Report a checkpoint now (edge) or publish pending changes (central).
@@ -180,13 +180,9 @@ async fn verify(settings: &Settings, db: &Arc<dyn Database>, page_rows: u32) -> 
     if reply.status != "ok" {
         bail!("central refused: {}", reply.message);
     }
-    let pages = verify::PageRows {
-        digest: page_rows,
-        hashes: page_rows.min(verify::HASH_PAGE_ROWS),
-    };
     let mut differing = 0;
     for t in catalog::TABLES.iter() {
-        let c = verify::compare_table(&link, t, pages).await?;
+        let c = verify::compare_table(&link, t, page_rows).await?;
         if c.same() {
             println!("{}: same ({} rows)", t.name, c.here.rows);
             continue;

@@ -287,7 +287,11 @@ async fn answer_ctl(
     let mut answering = tokio::task::JoinSet::new();
     let mut stop = stop;
     loop {
-        while answering.try_join_next().is_some() {}
+        while let Some(done) = answering.try_join_next() {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "answering a sync request panicked");
+            }
+        }
         let msg = tokio::select! {
             m = sub.next() => m,
             _ = stop.wait_for(|s| *s) => return Ok(()),

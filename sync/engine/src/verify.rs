@@ -17,11 +17,10 @@ use essp_sync_proto::{CtlRequest, DigestPage, RowHashesPage, TableDigest};
 use crate::SyncError;
 use crate::edge_link::EdgeLink;
 
-/// Rows central digests per request (~1 s of its time).
-pub const DIGEST_PAGE_ROWS: u32 = 20_000;
-/// Rows central scans per request for row hashes: at most this many hashes
-/// come back, well inside NATS's 1 MiB payload.
-pub const HASH_PAGE_ROWS: u32 = 4_000;
+/// Rows central reads per request by default (~1 s of its time for
+/// digests). Central reads fewer when it caps a request (row hashes: so
+/// the answer stays inside NATS's 1 MiB payload).
+pub const PAGE_ROWS: u32 = 20_000;
 /// Differing buckets whose rows are named. Past this many the table differs
 /// almost everywhere, and naming its every row would hold the whole table
 /// in memory twice.
@@ -46,24 +45,9 @@ impl TableComparison {
     }
 }
 
-/// How many rows each request to central covers.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRows {
-    pub digest: u32,
-    pub hashes: u32,
-}
-
-impl Default for PageRows {
-    fn default() -> Self {
-        PageRows {
-            digest: DIGEST_PAGE_ROWS,
-            hashes: HASH_PAGE_ROWS,
-        }
-    }
-}
-
-/// Compares this edge's rows of `t` with central's.
-pub async fn compare_table(link: &EdgeLink, t: &Table, pages: PageRows) -> Result<TableComparison, SyncError> {
+/// Compares this edge's rows of `t` with central's, asking central for
+/// `page_rows` rows a request.
+pub async fn compare_table(link: &EdgeLink, t: &Table, page_rows: u32) -> Result<TableComparison, SyncError> {
     let (tenant, school) = (&link.this.tenant_id, &link.this.school_id);
     let db = link.db.as_ref();
     let (here, central) = tokio::try_join!(
@@ -71,7 +55,7 @@ pub async fn compare_table(link: &EdgeLink, t: &Table, pages: PageRows) -> Resul
             let (sums, _) = Rows::all(t, tenant, school).bucket_sums(db).await?;
             Ok::<_, SyncError>(sums)
         },
-        central_sums(link, t, pages.digest),
+        central_sums(link, t, page_rows),
     )?;
     let differing: Vec<u16> = here
         .keys()
@@ -90,7 +74,7 @@ pub async fn compare_table(link: &EdgeLink, t: &Table, pages: PageRows) -> Resul
                 let (hashes, _) = Rows::all(t, tenant, school).hashes_in(db, &named).await?;
                 Ok::<_, SyncError>(hashes)
             },
-            central_row_hashes(link, t, &named, pages.hashes),
+            central_row_hashes(link, t, &named, page_rows),
         )?;
         digest::differing(&ours, &theirs)
     };

@@ -37,11 +37,37 @@ impl BlobAccess for NoBlobs {
     }
 }
 
+/// Central's sync loops on a fresh database, with a private NATS.
+struct Central {
+    nats: PrivateNats,
+    db: TestDb,
+    stop: watch::Sender<bool>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Central {
+    async fn start(backend: Backend) -> Central {
+        let nats = PrivateNats::start(&[]);
+        let db = TestDb::migrated(backend).await;
+        let (stop, stopped) = watch::channel(false);
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let loops = central_link::spawn(db.db.clone(), client, Arc::new(NoBlobs), stopped);
+        Central { nats, db, stop, loops }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        for l in self.loops {
+            l.await.unwrap();
+        }
+    }
+}
+
 /// A request as the edge of `school` sends it (answered into its inbox).
-async fn request<T: serde::de::DeserializeOwned>(nats: &PrivateNats, school: &str, req: &CtlRequest) -> T {
+async fn request<T: serde::de::DeserializeOwned>(nats_url: &str, school: &str, req: &CtlRequest) -> T {
     let client = async_nats::ConnectOptions::new()
         .custom_inbox_prefix(subjects::edge_inbox(TENANT, school))
-        .connect(nats.url())
+        .connect(nats_url)
         .await
         .unwrap();
     let body = serde_json::to_vec(req).unwrap();
@@ -64,17 +90,13 @@ async fn request<T: serde::de::DeserializeOwned>(nats: &PrivateNats, school: &st
 }
 
 async fn a_slow_request_holds_up_no_other_edge(backend: Backend) {
-    let nats = PrivateNats::start(&[]);
-    let central = TestDb::migrated(backend).await;
-    let (stop, stopped) = watch::channel(false);
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let loops = central_link::spawn(central.db.clone(), client, Arc::new(NoBlobs), stopped);
+    let central = Central::start(backend).await;
+    let nats = central.nats.url();
 
     // A central write in flight: school A's enrollment waits for it (for
     // the writer on SQLite, for its end on Postgres).
-    let write = central.db.begin().await.unwrap();
+    let write = central.db.db.begin().await.unwrap();
     write.fetch_all("SELECT 1", &[]).await.unwrap();
-    let nats = Arc::new(nats);
     let enrolling = tokio::spawn({
         let nats = nats.clone();
         async move {
@@ -123,18 +145,50 @@ async fn a_slow_request_holds_up_no_other_edge(backend: Backend) {
         .unwrap();
     assert_eq!(enrolled.status, "ok", "{enrolled:?}");
 
-    stop.send(true).unwrap();
-    for l in loops {
-        l.await.unwrap();
+    central.stop().await;
+}
+
+/// Verify's paged requests are answered only for the school of the subject
+/// they arrive on, and only for replicated tables.
+async fn paged_digest_requests_are_refused_outside_their_scope(backend: Backend) {
+    let central = Central::start(backend).await;
+    let nats = central.nats.url();
+
+    let digest_page = |school: &str, table: &str| CtlRequest::DigestPage {
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        table: table.into(),
+        after_id: String::new(),
+        limit: 100,
+    };
+    let row_hashes = |school: &str, table: &str| CtlRequest::BucketRowHashes {
+        tenant_id: TENANT.into(),
+        school_id: school.into(),
+        table: table.into(),
+        buckets: vec![0, 1],
+        after_id: String::new(),
+        limit: 100,
+    };
+    let cases = [
+        (digest_page("school-b", "incidents"), "another school"),
+        (row_hashes("school-b", "incidents"), "another school"),
+        (digest_page("school-a", "sync_outbox"), "unknown table"),
+        (row_hashes("school-a", "no_such_table"), "unknown table"),
+    ];
+    for (req, why) in cases {
+        // Sent on school A's subject.
+        let answer: serde_json::Value = request(&nats, "school-a", &req).await;
+        assert_eq!(answer["status"], "refused", "{req:?}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains(why), "{req:?}: {answer}");
     }
+    // The same request for its own school is answered.
+    let page: DigestPage = request(&nats, "school-a", &digest_page("school-a", "incidents")).await;
+    assert!(page.buckets.is_empty() && page.next_after.is_none(), "{page:?}");
+
+    central.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_request_holds_up_no_other_edge_sqlite() {
-    a_slow_request_holds_up_no_other_edge(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_request_holds_up_no_other_edge_postgres() {
-    a_slow_request_holds_up_no_other_edge(Backend::Postgres).await;
-}
+essp_testkit::on_both_engines!(
+    paged_digest_requests_are_refused_outside_their_scope,
+    a_slow_request_holds_up_no_other_edge,
+);

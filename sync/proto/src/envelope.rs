@@ -110,7 +110,9 @@ pub struct Checkpoint {
     /// The edge's down-stream cursor (JetStream stream sequence).
     pub down_cursor: u64,
     pub digests: BTreeMap<String, TableDigest>,
-    /// Asks central to answer with its own digests (`essp sync verify`).
+    /// Asks central to answer with its own digests of the whole school
+    /// (`essp sync verify` of earlier releases; current ones page with
+    /// [`CtlRequest::DigestPage`]).
     #[serde(default)]
     pub verify: bool,
 }
